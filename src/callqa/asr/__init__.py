@@ -1,0 +1,68 @@
+"""Speech recognition engines behind one small protocol.
+
+This package is the only place that imports whisper, faster-whisper, torch or the
+diarization model. Engines load their model once per process, lazily, on first use.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Protocol
+
+import numpy as np
+
+from callqa.errors import ModelError
+from callqa.transcript import Word
+
+ENGINES = ("faster-whisper", "openai-whisper")
+DEFAULT_ENGINE = "faster-whisper"
+DEFAULT_MODEL = "tiny.en"
+
+
+@dataclass(frozen=True, slots=True)
+class EngineOptions:
+    """Decoding settings; part of the transcript cache key."""
+
+    beam_size: int = 5
+    vad: bool = True
+    word_timestamps: bool = True
+    language: str | None = "en"
+    #: CPU threads per engine (0: the library's default).
+    threads: int = 0
+
+    def key(self) -> str:
+        return f"beam{self.beam_size}-vad{int(self.vad)}-words{int(self.word_timestamps)}-{self.language}"
+
+
+@dataclass(frozen=True, slots=True)
+class AsrSegment:
+    """A stretch of recognised speech from one audio stream, before speaker roles."""
+
+    start: float
+    end: float
+    text: str
+    words: tuple[Word, ...] = ()
+
+
+class Transcriber(Protocol):
+    engine: str
+    model: str
+
+    def transcribe(self, samples: np.ndarray, options: EngineOptions) -> list[AsrSegment]:
+        """Transcribe 16 kHz mono float32 samples."""
+        ...
+
+
+@lru_cache(maxsize=4)
+def get_transcriber(engine: str = DEFAULT_ENGINE, model: str = DEFAULT_MODEL, threads: int = 0) -> Transcriber:
+    """The process-wide transcriber for ``engine`` and ``model`` (created once, loads lazily)."""
+    if engine == "faster-whisper":
+        from callqa.asr.faster import FasterWhisperTranscriber
+
+        return FasterWhisperTranscriber(model, threads=threads)
+    if engine == "openai-whisper":
+        from callqa.asr.openai_engine import OpenAIWhisperTranscriber
+
+        return OpenAIWhisperTranscriber(model, threads=threads)
+    raise ModelError(f"unknown engine {engine!r}; choose one of: {', '.join(ENGINES)}")

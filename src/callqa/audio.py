@@ -1,0 +1,99 @@
+"""Decode any recording to 16 kHz float32, one array per channel, with PyAV (no ffmpeg binary)."""
+
+from __future__ import annotations
+
+import hashlib
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from callqa.errors import AudioError
+
+SAMPLE_RATE = 16_000
+AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".wma"})
+
+
+@dataclass(frozen=True)
+class Audio:
+    """Decoded audio: ``channels`` has shape (n_channels, n_samples) at 16 kHz."""
+
+    path: Path
+    channels: np.ndarray
+    source_rate: int
+
+    @property
+    def duration(self) -> float:
+        return self.channels.shape[1] / SAMPLE_RATE
+
+    @property
+    def n_channels(self) -> int:
+        return self.channels.shape[0]
+
+    def mono(self) -> np.ndarray:
+        return self.channels.mean(axis=0).astype(np.float32)
+
+
+def is_audio_file(path: Path) -> bool:
+    return path.suffix.lower() in AUDIO_SUFFIXES
+
+
+def content_hash(path: Path) -> str:
+    """SHA-256 of the file's bytes: the key of a recording whatever its name."""
+    digest = hashlib.sha256()
+    try:
+        with open(path, "rb") as fh:
+            for block in iter(lambda: fh.read(1 << 20), b""):
+                digest.update(block)
+    except OSError as exc:
+        raise AudioError(f"{path}: cannot read the file ({exc.strerror}); check it exists and is readable") from exc
+    return digest.hexdigest()
+
+
+def decode(path: str | Path) -> Audio:
+    """Decode ``path`` to float32 at 16 kHz, keeping its channels apart (at most two)."""
+    import av  # local import: PyAV is heavy to import and only needed here
+
+    path = Path(path)
+    if not path.exists():
+        raise AudioError(f"{path}: no such file")
+    if path.is_dir():
+        raise AudioError(f"{path}: is a folder, not a recording")
+    try:
+        size = path.stat().st_size
+        if size == 0:
+            raise AudioError(f"{path}: the file is empty (0 bytes); re-export the recording")
+        container = av.open(str(path), metadata_errors="ignore")
+    except AudioError:
+        raise
+    except PermissionError as exc:
+        raise AudioError(f"{path}: permission denied; make the file readable") from exc
+    except (av.error.FFmpegError, OSError, ValueError) as exc:
+        raise AudioError(f"{path}: not a readable audio file ({exc}); is it a recording in "
+                         f"wav/flac/mp3/ogg/m4a/opus?") from exc
+    with container:
+        streams = container.streams.audio
+        if not streams:
+            raise AudioError(f"{path}: has no audio stream")
+        stream = streams[0]
+        n_in = stream.codec_context.channels or 1
+        layout = "stereo" if n_in >= 2 else "mono"
+        resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
+        chunks: list[np.ndarray] = []
+        try:
+            for frame in container.decode(stream):
+                for out in resampler.resample(frame):
+                    chunks.append(out.to_ndarray())
+            for out in resampler.resample(None):
+                chunks.append(out.to_ndarray())
+        except (av.error.FFmpegError, ValueError) as exc:
+            if not chunks:
+                raise AudioError(f"{path}: the audio data is corrupt ({exc}); re-export the recording") from exc
+            # A truncated tail: keep what decoded, as players do.
+        source_rate = stream.codec_context.sample_rate or SAMPLE_RATE
+    if not chunks:
+        raise AudioError(f"{path}: contains no audio samples (zero length)")
+    channels = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    if channels.shape[1] < SAMPLE_RATE // 10:
+        raise AudioError(f"{path}: shorter than 0.1 s; nothing to transcribe")
+    return Audio(path=path, channels=channels, source_rate=int(source_rate))
