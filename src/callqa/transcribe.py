@@ -1,0 +1,159 @@
+"""Transcription stage: a recording (or an existing transcript file) in, a speaker-labelled Transcript out.
+
+Stereo: each channel is transcribed on its own (voice activity detection on), its words
+regrouped into turns, and both channels merged on one timeline; which channel is the
+agent is a setting. Mono: the whole call is transcribed, diarized into two speakers, each
+word given the speaker whose turn it falls in, and the agent picked by text cues.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from concurrent.futures import ProcessPoolExecutor, as_completed
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+import numpy as np
+
+from callqa import roles
+from callqa.asr.models import cache_dir
+from callqa.audio import Audio, content_hash, decode, is_audio_file
+from callqa.cache import TranscriptCache, cache_key
+from callqa.errors import CallQAError
+from callqa.importers import is_transcript_file, load_transcript
+from callqa.transcript import AGENT, CUSTOMER, Transcript
+
+# NB: callqa.asr is imported inside functions: importing this module loads no model.
+
+#: Two channels this alike are one signal duplicated: treat the call as mono.
+_DUPLICATE_CHANNEL_CORRELATION = 0.98
+
+
+@dataclass(frozen=True)
+class TranscribeSettings:
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    beam_size: int = 5
+    vad: bool = True
+    agent_channel: str = "left"  # stereo: "left" or "right"
+    mono_agent: str = "auto"  # mono: "auto" (text cues), "first" or "second" speaker
+    company: str | None = None  # a company name the agent says, a cue for mono roles
+    use_cache: bool = True
+    threads: int = 0
+
+    def options(self):
+        from callqa.asr import EngineOptions
+
+        return EngineOptions(beam_size=self.beam_size, vad=self.vad, threads=self.threads)
+
+    def key_parts(self) -> tuple[str, ...]:
+        return (self.engine, self.model, self.options().key(), self.agent_channel, self.mono_agent,
+                self.company or "")
+
+
+def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeSettings()) -> Transcript:
+    """Transcribe one recording, or import a transcript file; raises CallQAError on bad input."""
+    path = Path(path)
+    if is_transcript_file(path):
+        return load_transcript(path)
+    if settings.agent_channel not in ("left", "right"):
+        raise CallQAError(f"agent channel must be 'left' or 'right', not {settings.agent_channel!r}")
+    digest = content_hash(path)
+    cache = TranscriptCache(cache_dir() / "transcripts") if settings.use_cache else None
+    key = cache_key(digest, *settings.key_parts())
+    if cache and (hit := cache.get(key, str(path))):
+        return hit
+    audio = decode(path)
+    transcript = _transcribe_audio(audio, settings)
+    transcript = replace(transcript, extra={**transcript.extra, "sha256": digest})
+    if cache:
+        cache.put(key, transcript)
+    return transcript
+
+
+def _transcribe_audio(audio: Audio, settings: TranscribeSettings) -> Transcript:
+    from callqa.asr import get_transcriber
+
+    transcriber = get_transcriber(settings.engine, settings.model, settings.threads)
+    options = settings.options()
+    if audio.n_channels == 2 and not _is_duplicated(audio.channels):
+        agent_idx = 0 if settings.agent_channel == "left" else 1
+        agent = roles.split_into_turns(transcriber.transcribe(audio.channels[agent_idx], options), AGENT)
+        customer = roles.split_into_turns(transcriber.transcribe(audio.channels[1 - agent_idx], options), CUSTOMER)
+        segments, how, confidence, extra = roles.merge_timeline(agent, customer), "channels", 1.0, {}
+    else:
+        segments, confidence, extra = _mono(audio.mono(), transcriber, options, settings)
+        how = "override" if settings.mono_agent != "auto" else "diarization"
+    return Transcript(file=str(audio.path), duration=audio.duration, engine=transcriber.engine,
+                      model=transcriber.model, segments=segments, roles=how, role_confidence=confidence,
+                      extra={"channels": audio.n_channels, "source_rate": audio.source_rate, **extra})
+
+
+def _mono(samples: np.ndarray, transcriber, options, settings: TranscribeSettings):
+    from callqa.asr.diarize import diarize
+
+    recognised = transcriber.transcribe(samples, options)
+    turns = [(t.start, t.end, t.speaker) for t in diarize(samples)]
+    labelled = roles.label_words(recognised, turns)
+    agent_label, confidence = roles.choose_agent_label(labelled, settings.company, settings.mono_agent)
+    labels = {label for label, _ in labelled} | {agent_label}
+    segments = roles.group_labelled_words(labelled, roles.roles_for(agent_label, labels))
+    return segments, confidence, {"speakers_found": len({t[2] for t in turns})}
+
+
+def _is_duplicated(channels: np.ndarray) -> bool:
+    left, right = channels[0], channels[1]
+    if np.allclose(left, right, atol=1e-4):
+        return True
+    denom = float(np.linalg.norm(left) * np.linalg.norm(right))
+    return denom > 0 and float(np.dot(left, right)) / denom > _DUPLICATE_CHANNEL_CORRELATION
+
+
+# --- many files -------------------------------------------------------------------------
+
+def is_input_file(path: Path) -> bool:
+    return is_audio_file(path) or is_transcript_file(path)
+
+
+def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
+    """Files named, plus recordings and transcripts found under folders named (recursively)."""
+    found: list[Path] = []
+    for raw in paths:
+        path = Path(raw)
+        if path.is_dir():
+            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_input_file(p)))
+        else:
+            found.append(path)
+    return found
+
+
+@dataclass(frozen=True)
+class Outcome:
+    path: Path
+    transcript: Transcript | None = None
+    error: str | None = None
+    extra: dict = field(default_factory=dict)
+
+
+def _worker(path: Path, settings: TranscribeSettings) -> Outcome:
+    try:
+        return Outcome(path, transcribe_file(path, settings))
+    except CallQAError as exc:
+        return Outcome(path, error=str(exc))
+    except Exception as exc:  # a bug or a library failure on one file must not end the batch
+        return Outcome(path, error=f"{path}: unexpected {type(exc).__name__}: {exc}")
+
+
+def transcribe_many(paths: list[Path], settings: TranscribeSettings, workers: int = 1) -> Iterator[Outcome]:
+    """Transcribe files in ``workers`` processes (each loads the model once); yields as they finish."""
+    if workers <= 1 or len(paths) <= 1:
+        for path in paths:
+            yield _worker(path, settings)
+        return
+    threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
+    settings = replace(settings, threads=threads)
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        futures = [pool.submit(_worker, path, settings) for path in paths]
+        for future in as_completed(futures):
+            yield future.result()
