@@ -26,8 +26,7 @@ class Word:
     probability: float = 1.0
 
     def to_dict(self) -> dict[str, Any]:
-        return {"start": round(self.start, 3), "end": round(self.end, 3), "text": self.text,
-                "probability": round(self.probability, 4)}
+        return {"start": self.start, "end": self.end, "text": self.text, "probability": self.probability}
 
     @classmethod
     def from_dict(cls, data: dict[str, Any]) -> Word:
@@ -54,7 +53,7 @@ class Segment:
         return self.end - self.start
 
     def to_dict(self) -> dict[str, Any]:
-        return {"speaker": self.speaker, "start": round(self.start, 3), "end": round(self.end, 3),
+        return {"speaker": self.speaker, "start": self.start, "end": self.end,
                 "text": self.text, "words": [w.to_dict() for w in self.words]}
 
     @classmethod
@@ -89,11 +88,11 @@ class Transcript:
         return {
             "version": JSON_VERSION,
             "file": self.file,
-            "duration": round(self.duration, 3),
+            "duration": self.duration,
             "engine": self.engine,
             "model": self.model,
             "roles": self.roles,
-            "role_confidence": round(self.role_confidence, 3),
+            "role_confidence": self.role_confidence,
             "segments": [s.to_dict() for s in self.segments],
         }
 

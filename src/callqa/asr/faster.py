@@ -50,6 +50,6 @@ class FasterWhisperTranscriber:
         )
         out = []
         for seg in segments:
-            words = tuple(Word(w.start, w.end, w.word.strip(), w.probability) for w in (seg.words or ()))
+            words = tuple(Word(w.start, w.end, w.word.strip(), round(w.probability, 4)) for w in (seg.words or ()))
             out.append(AsrSegment(seg.start, seg.end, seg.text.strip(), words))
         return out

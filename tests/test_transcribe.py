@@ -1,0 +1,98 @@
+"""Transcription end to end with the real packaged model: stereo roles, cache, CLI, bad input."""
+
+from __future__ import annotations
+
+import json
+
+import numpy as np
+import pytest
+
+from callqa import asr
+from callqa.audio import decode
+from callqa.cli import main
+from callqa.transcribe import TranscribeSettings, transcribe_file
+from conftest import shared_file, write_audio
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(autouse=True)
+def private_cache(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+
+
+@pytest.fixture(scope="module")
+def two_party_call(tmp_path_factory):
+    """Stereo, 16 kHz: the JFK clip on the left at 0 s, then on the right at 13 s (24 s in all)."""
+    speech = decode(shared_file("faster-whisper", "jfk.flac")).mono()
+    gap = np.zeros(16000 * 2, dtype=np.float32)
+    silence = np.zeros_like(speech)
+    left = np.concatenate([speech, gap, silence])
+    right = np.concatenate([silence, gap, speech])
+    path = tmp_path_factory.mktemp("calls") / "two party.flac"
+    return write_audio(path, np.stack([left, right]), 16000)
+
+
+def test_stereo_channels_give_roles_on_one_timeline(two_party_call):
+    t = transcribe_file(two_party_call)
+    assert t.roles == "channels" and t.duration == pytest.approx(24.0, abs=0.1)
+    agent, customer = t.turns("agent"), t.turns("customer")
+    assert agent and customer
+    assert all(s.end < 12.0 for s in agent) and all(s.start > 12.0 for s in customer)
+    assert "ask not what your country" in " ".join(s.text for s in agent).lower()
+    assert [s.start for s in t.segments] == sorted(s.start for s in t.segments)
+    assert all(s.words for s in t.segments)  # word timestamps kept for later stages
+
+
+def test_agent_channel_setting_swaps_roles(two_party_call):
+    t = transcribe_file(two_party_call, TranscribeSettings(agent_channel="right"))
+    assert t.segments[0].speaker == "customer" and t.segments[-1].speaker == "agent"
+
+
+def test_second_run_is_a_cache_hit_and_runs_no_model(two_party_call, monkeypatch):
+    first = transcribe_file(two_party_call)
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("the cache should have answered without loading a model")
+
+    monkeypatch.setattr(asr, "get_transcriber", no_model)
+    second = transcribe_file(two_party_call)
+    assert second.segments == first.segments and second.extra["cache"] == "hit"
+    with pytest.raises(AssertionError, match="cache should have answered"):
+        transcribe_file(two_party_call, TranscribeSettings(beam_size=1))  # other options: a miss
+
+
+def test_cli_json_output_and_errors_name_the_file(two_party_call, tmp_path, capsys):
+    bad = tmp_path / "not audio.wav"
+    bad.write_text("hello")
+    code = main(["transcribe", str(two_party_call), str(bad), "--format", "json", "-j", "1"])
+    out, err = capsys.readouterr()
+    assert code == 2
+    assert "not audio.wav" in err and "not a readable audio file" in err
+    record = json.loads(out.strip().splitlines()[0])
+    assert record["file"] == str(two_party_call) and record["engine"] == "faster-whisper"
+    assert record["model"] == "tiny.en" and {s["speaker"] for s in record["segments"]} == {"agent", "customer"}
+    assert set(record["segments"][0]) == {"speaker", "start", "end", "text", "words"}
+
+
+def test_cli_text_output_of_an_imported_transcript(tmp_path, capsys):
+    path = tmp_path / "call.txt"
+    path.write_text("Agent: Thank you for calling.\nCustomer: My bill is wrong.\n")
+    assert main(["transcribe", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert "Agent    Thank you for calling." in out and "Customer My bill is wrong." in out
+
+
+def test_missing_model_folder_is_a_clear_error(two_party_call, capsys):
+    code = main(["transcribe", str(two_party_call), "--model", "/nonexistent/model", "-j", "1", "--no-cache"])
+    assert code == 2
+    assert "/nonexistent/model" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("model", ["tiny.en", "base"])
+def test_packaged_models_transcribe_real_speech_offline(model, monkeypatch):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")  # any hub access would fail the test
+    t = transcribe_file(shared_file("faster-whisper", "jfk.flac"), TranscribeSettings(model=model))
+    text = " ".join(s.text for s in t.segments).lower()
+    assert "ask not what your country can do for you" in text
+    assert t.model == model
