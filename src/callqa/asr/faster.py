@@ -50,6 +50,6 @@ class FasterWhisperTranscriber:
         )
         out = []
         for seg in segments:
-            words = tuple(Word(w.start, w.end, w.word.strip(), round(w.probability, 4)) for w in (seg.words or ()))
-            out.append(AsrSegment(seg.start, seg.end, seg.text.strip(), words))
+            words = tuple(Word(float(w.start), float(w.end), w.word.strip(), round(float(w.probability), 4)) for w in (seg.words or ()))
+            out.append(AsrSegment(float(seg.start), float(seg.end), seg.text.strip(), words))
         return out
