@@ -50,3 +50,10 @@ def test_no_cues_falls_back_to_first_speaker_with_low_confidence():
     labelled = [(0, w) for w in words("hello", 0)] + [(1, w) for w in words("hi", 2)]
     label, confidence = roles.choose_agent_label(labelled)
     assert label == 0 and confidence < 0.7
+
+
+def test_one_turn_cut_in_two_whisper_segments_is_joined():
+    first = AsrSegment(0, 2.9, "so your next", words("so your next", 0.0))
+    second = AsrSegment(2.9, 4.0, "bill will come by email", words("bill will come by email", 0.95))
+    turns = roles.split_into_turns([first, second], "agent")
+    assert [t.text for t in turns] == ["so your next bill will come by email"]

@@ -25,24 +25,29 @@ class TimedText(Protocol):
 
 
 def split_into_turns(segments: Iterable[TimedText], speaker: str, gap: float = TURN_GAP_S) -> list[Segment]:
-    """Regroup one speaker's recognised words into turns, cutting at pauses longer than ``gap``.
+    """Regroup one speaker's recognised words into turns, cutting only at pauses longer than ``gap``.
 
     Whisper segments can span two turns of a channel with the other speaker's turn in
-    between (silence on this channel); cutting at word gaps puts each turn at its own time,
-    so the merged timeline reads in the order the call was spoken.
+    between (silence on this channel), or cut one turn in two mid-sentence; regrouping the
+    words by pauses puts each turn at its own time, so the merged timeline reads in the
+    order the call was spoken.
     """
     turns: list[Segment] = []
+    current: list[Word] = []
     for seg in segments:
-        if not seg.words:
+        if not seg.words:  # an engine without word times: keep its segment as a turn
+            if current:
+                turns.append(_segment_from_words(speaker, current))
+                current = []
             if seg.text:
                 turns.append(Segment(speaker, seg.start, max(seg.end, seg.start), seg.text))
             continue
-        current: list[Word] = [seg.words[0]]
-        for word in seg.words[1:]:
-            if word.start - current[-1].end > gap:
+        for word in seg.words:
+            if current and word.start - current[-1].end > gap:
                 turns.append(_segment_from_words(speaker, current))
                 current = []
             current.append(word)
+    if current:
         turns.append(_segment_from_words(speaker, current))
     return [t for t in turns if t.text]
 
