@@ -96,3 +96,26 @@ def test_packaged_models_transcribe_real_speech_offline(model, monkeypatch):
     text = " ".join(s.text for s in t.segments).lower()
     assert "ask not what your country can do for you" in text
     assert t.model == model
+
+
+def test_mono_call_roles_from_diarization_match_the_script():
+    """c06 is mono and its agent never greets by name: roles come from diarization and cues."""
+    from conftest import SAMPLES, REPO
+    ref = json.loads((REPO / "samples" / "reference" / "c06_carmen_solar.json").read_text())
+    t = transcribe_file(SAMPLES / "c06_carmen_solar.mp3")
+    assert t.roles == "diarization"
+    right = total = 0
+    for seg in t.segments:
+        for w in seg.words:
+            mid = (w.start + w.end) / 2
+            truth = {s["speaker"] for s in ref["segments"] if s["start"] - 0.3 <= mid <= s["end"] + 0.3}
+            if len(truth) == 1:
+                total += 1
+                right += truth == {seg.speaker}
+    assert total > 150 and right / total > 0.9
+
+
+def test_mono_agent_override(tmp_path):
+    from conftest import SAMPLES
+    t = transcribe_file(SAMPLES / "c06_carmen_solar.mp3", TranscribeSettings(mono_agent="second"))
+    assert t.roles == "override" and t.segments[0].speaker == "customer"

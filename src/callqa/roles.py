@@ -108,14 +108,18 @@ def group_labelled_words(labelled: Sequence[tuple[int, Word]], roles: dict[int, 
 # Cues that a speaker is the agent (greets with the company, offers help) or the customer.
 _AGENT_CUES = [
     r"thank(s| you) for calling", r"how (can|may|might) i (help|assist)", r"my name is",
-    r"this is \w+( \w+)? speaking", r"you'?ve reached", r"(can|could|may) i (have|get) your",
-    r"anything else i can", r"let me (check|look|pull|see|take)", r"i'?ll (check|look|make sure)",
-    r"account number", r"have a (great|good|nice|wonderful) (day|evening|weekend)", r"speaking with",
-    r"thank you for (holding|waiting|your patience)", r"bear with me",
+    r"this is \w+( \w+)? speaking", r"you'?ve reached", r"(can|could|may) i (have|get|take) your",
+    r"anything else i can", r"let me (check|look|pull|see|take|read)", r"i'?ll (check|look|make sure|send)",
+    r"account number", r"have a (great|good|nice|lovely|wonderful) (day|evening|weekend)", r"speaking with",
+    r"thank you for (holding|waiting|your patience)", r"bear with me", r"customer (service|support)",
+    r"you'?ll (have|need) to", r"i can see (your|the|that)", r"on our (side|end|website)",
+    r"we(?: are|'re) (short|busy)", r"(put you|place you) on (a )?hold",
 ]
 _CUSTOMER_CUES = [
-    r"i'?m calling (about|because|to)", r"\bmy (bill|account|order|package|payment|service)\b",
-    r"i (want|need|would like) to", r"i was (charged|billed|told)", r"can you help me", r"i have a problem",
+    r"i'?m calling", r"\bmy (bill|account|order|package|payment|service|power|refund|panels?)\b",
+    r"i (want|need|would like|wanted) to", r"i was (charged|billed|told)", r"can you (at least |please )?(help|tell|transfer)",
+    r"i have a problem", r"i(?:'ve| have)? (just )?(had|got|bought|ordered|moved)\b", r"will i (get|be)",
+    r"take my business", r"is there (someone|anyone)",
 ]
 _AGENT_RE = re.compile("|".join(f"(?:{c})" for c in _AGENT_CUES))
 _CUSTOMER_RE = re.compile("|".join(f"(?:{c})" for c in _CUSTOMER_CUES))
@@ -150,12 +154,13 @@ def choose_agent_label(labelled: Sequence[tuple[int, Word]], company: str | None
         return order[0], 0.5
     words_of = {label: [w.text for lab, w in labelled if lab == label] for label in order}
     scores = {label: agent_cue_score(words_of[label], company) for label in order}
+    scores[order[0]] += 1  # inbound calls: the agent usually answers, so speaks first
     a, b = order[0], order[1]
     margin = scores[a] - scores[b]
     if margin == 0:
-        return a, 0.6  # no text evidence: the agent usually answers the call
+        return a, 0.55  # the evidence is balanced: a guess
     winner = a if margin > 0 else b
-    return winner, min(1.0, 0.7 + 0.1 * abs(margin))
+    return winner, min(1.0, 0.5 + 0.1 * abs(margin))
 
 
 def roles_for(agent_label: int, labels: Iterable[int]) -> dict[int, str]:
