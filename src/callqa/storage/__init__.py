@@ -1,0 +1,40 @@
+"""Storage: SQLAlchemy models, Alembic migrations and a repository of domain objects.
+
+    engine = connect(database_url(args.db)); migrate(engine)
+    with Session(engine) as session:
+        call_id = save_scored_call(session, transcript, score, agent=..., ...)
+        summaries = agent_summaries(session)
+"""
+
+from callqa.storage.db import StorageError, connect, database_url, migrate, safe_url, write_transaction
+from callqa.storage.domain import (
+    AgentSummary,
+    CallSummary,
+    NewFlag,
+    Review,
+    SectionResult,
+    StoredCall,
+    StoredError,
+    StoredFlag,
+)
+from callqa.storage.repository import (
+    ReviewError,
+    add_review,
+    agent_summaries,
+    call_id_for_hash,
+    count_calls,
+    get_call,
+    is_scored,
+    list_calls,
+    list_errors,
+    record_error,
+    save_scored_call,
+    stored_transcript,
+)
+
+__all__ = [
+    "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
+    "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash",
+    "connect", "count_calls", "database_url", "get_call", "is_scored", "list_calls", "list_errors",
+    "migrate", "record_error", "safe_url", "save_scored_call", "stored_transcript", "write_transaction",
+]

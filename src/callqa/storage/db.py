@@ -1,0 +1,195 @@
+"""Which database, opening it, and bringing its schema up to date.
+
+SQLite (a file; the default) and PostgreSQL (``postgresql+psycopg://user:pass@host/db``) run the
+same code. On SQLite every connection gets ``foreign_keys=ON``, WAL and a 30 s busy timeout, and
+transactions that write start with ``BEGIN IMMEDIATE`` (see ``write_transaction``), so two
+processes writing to one file queue for the lock instead of failing with "database is locked".
+"""
+
+from __future__ import annotations
+
+import os
+import re
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, NoSuchModuleError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session
+
+from callqa.errors import CallQAError
+
+ENV_VAR = "CALLQA_DB"
+DB_FILE = "callqa.db"
+BUSY_TIMEOUT_MS = 30_000
+MIGRATIONS = Path(__file__).with_name("migrations")
+#: execution option read by the SQLite "begin" hook: "DEFERRED" (reads) or "IMMEDIATE" (writes)
+BEGIN_OPTION = "callqa_sqlite_begin"
+# any constant: serializes concurrent `migrate` calls on one PostgreSQL database
+_MIGRATE_LOCK_KEY = 0x63616C6C7161
+
+
+class StorageError(CallQAError):
+    """The database cannot be opened or used; the message names it (never its password)."""
+
+
+def default_url() -> str:
+    from platformdirs import user_data_dir
+
+    folder = Path(user_data_dir("callqa"))
+    folder.mkdir(parents=True, exist_ok=True)
+    return f"sqlite:///{folder / DB_FILE}"
+
+
+def database_url(explicit: str | None = None) -> str:
+    """The database to use: ``explicit`` (``--db``), else ``$CALLQA_DB``, else a SQLite file in the
+    user data directory. A plain path means a SQLite file; ``postgresql://`` and ``postgres://``
+    URLs get the psycopg 3 driver."""
+    raw = explicit or os.environ.get(ENV_VAR) or ""
+    raw = raw.strip()
+    if not raw:
+        return default_url()
+    if "://" not in raw:
+        return f"sqlite:///{Path(raw).expanduser().resolve()}"
+    for prefix in ("postgresql://", "postgres://"):
+        if raw.startswith(prefix):
+            return "postgresql+psycopg://" + raw[len(prefix):]
+    return raw
+
+
+_USERINFO = re.compile(r"(://[^/:@]*:)[^@/]*@")
+_PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=[^&;\s]*")
+
+
+def safe_url(url: str | URL) -> str:
+    """The URL with any password replaced by ``***``: the only form ever printed or logged."""
+    try:
+        rendered = make_url(url).render_as_string(hide_password=True)
+    except (ArgumentError, ValueError, TypeError):
+        rendered = str(url)
+    rendered = _USERINFO.sub(r"\1***@", rendered)
+    return _PASSWORD_PARAM.sub(r"\1=***", rendered)
+
+
+def _scrub(message: str, url: URL) -> str:
+    """A driver's message with the URL's password removed, in case the driver repeated it."""
+    password = url.password
+    if password:
+        message = message.replace(str(password), "***")
+    return _PASSWORD_PARAM.sub(r"\1=***", message)
+
+
+def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
+    # Transactions are begun by the "begin" hook below, not by the sqlite3 module.
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    try:
+        cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
+        cursor.execute("PRAGMA foreign_keys = ON")
+        cursor.execute("PRAGMA journal_mode = WAL")
+        cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; durable up to the last checkpoint
+    finally:
+        cursor.close()
+
+
+def _on_sqlite_begin(conn: Any) -> None:
+    mode = conn.get_execution_options().get(BEGIN_OPTION, "DEFERRED")
+    conn.exec_driver_sql(f"BEGIN {mode}")
+
+
+def _open_error(url: URL, exc: BaseException) -> StorageError:
+    shown = safe_url(url)
+    reason = _scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], url)
+    if url.get_backend_name() == "sqlite":
+        where = url.database or ":memory:"
+        return StorageError(
+            f"cannot open the SQLite database {where}: {reason}. Check that its folder exists and "
+            f"is writable, or choose another database with --db or ${ENV_VAR}.")
+    return StorageError(
+        f"cannot connect to {shown}: {reason}. Check that the server is running and that the URL, "
+        f"user and password are right (--db or ${ENV_VAR}).")
+
+
+def connect(url: str, **engine_options: Any) -> Engine:
+    """An Engine for ``url``, checked by opening one connection; raises StorageError."""
+    try:
+        parsed = make_url(url)
+    except ArgumentError as exc:
+        raise StorageError(f"not a database URL: {safe_url(url)!r} ({exc}); expected a file path, "
+                           "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB") from None
+    backend = parsed.get_backend_name()
+    if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    try:
+        if backend == "sqlite":
+            engine = create_engine(parsed, **engine_options)
+            event.listen(engine, "connect", _on_sqlite_connect)
+            event.listen(engine, "begin", _on_sqlite_begin)
+        else:
+            engine_options.setdefault("pool_pre_ping", True)
+            engine = create_engine(parsed, **engine_options)
+    except (NoSuchModuleError, ModuleNotFoundError) as exc:
+        hint = " PostgreSQL needs psycopg 3: pip install 'callqa[postgres]'." if backend == "postgresql" else ""
+        raise StorageError(f"no driver for {safe_url(parsed)}: {exc}.{hint}") from None
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (OperationalError, SQLAlchemyError, OSError) as exc:
+        engine.dispose()
+        raise _open_error(parsed, exc) from None
+    return engine
+
+
+@contextmanager
+def write_transaction(session: Session) -> Iterator[Session]:
+    """One transaction that writes: commits at the end, rolls back on error.
+
+    Whatever transaction the session had open is committed first (the repository hands out no
+    ORM rows, so that only ends a read). On SQLite the new transaction starts with
+    ``BEGIN IMMEDIATE``: it waits (busy timeout) for the write lock up front, where a read that
+    later turns into a write could fail at once with "database is locked".
+    """
+    if session.in_transaction():
+        session.commit()
+    if session.get_bind().dialect.name == "sqlite":
+        session.connection(execution_options={BEGIN_OPTION: "IMMEDIATE"})
+    try:
+        yield session
+        session.commit()
+    except BaseException:
+        session.rollback()
+        raise
+
+
+def migrate(engine: Engine, revision: str = "head") -> None:
+    """Bring the schema up to ``revision`` (Alembic ``upgrade``), from empty or any older version.
+
+    Safe to run from several processes at once: SQLite takes the write lock first, PostgreSQL an
+    advisory lock.
+    """
+    from alembic import command
+    from alembic.config import Config
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    try:
+        with engine.connect().execution_options(**{BEGIN_OPTION: "IMMEDIATE"}) as conn:
+            with conn.begin():
+                if conn.dialect.name == "postgresql":
+                    conn.execute(text("SELECT pg_advisory_xact_lock(:k)"), {"k": _MIGRATE_LOCK_KEY})
+                config.attributes["connection"] = conn
+                command.upgrade(config, revision)
+    except OperationalError as exc:
+        reason = _scrub(str(exc.orig or exc).strip().splitlines()[0], engine.url)
+        raise StorageError(f"cannot migrate {safe_url(engine.url)}: {reason}") from None
+
+
+def current_revision(engine: Engine) -> str | None:
+    """The schema revision the database is at (None when never migrated)."""
+    from alembic.runtime.migration import MigrationContext
+
+    with engine.connect() as conn:
+        return MigrationContext.configure(conn).get_current_revision()

@@ -1,0 +1,1 @@
+"""Alembic migrations, run by ``callqa.storage.db.migrate`` (no alembic.ini needed)."""

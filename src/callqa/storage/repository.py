@@ -1,0 +1,555 @@
+"""Repository: read and write stored calls; every function takes a Session and returns domain
+objects (``callqa.storage.domain``), never ORM rows.
+
+Writes (``save_scored_call``, ``add_review``, ``record_error``) are each one transaction of their
+own (``db.write_transaction``): they commit what the session held, write, and commit.
+
+Rules a user would notice:
+
+- One stored call per recording (content hash). Saving a call whose hash is stored replaces it
+  in place (same call id): its segments, section scores and machine flags are replaced, its
+  overall score becomes the new machine score. Reviews are kept, except accept / reject / dispute
+  reviews of a machine flag that the new scoring no longer produces (same criterion, speaker,
+  start and end); those that still match move to the new flag. Flags a reviewer added stay.
+  Section overrides are re-applied from the kept reviews.
+- Scores that count: ``calls.score`` (the machine's, or the ``call_score`` a review set; the
+  machine's own stays in ``machine_score``) and, per section, a reviewer's override over the
+  machine's score. Agent averages and score filters use these.
+- Review status of a call: "disputed" while a dispute is not resolved, else "reviewed" once any
+  review exists, else "unreviewed".
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+from collections.abc import Iterable, Sequence
+from datetime import UTC, date, datetime, time, timedelta
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    Select,
+    and_,
+    bindparam,
+    delete,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    union_all,
+    update,
+)
+from sqlalchemy.orm import Session
+
+from callqa.storage.db import StorageError, write_transaction
+from callqa.storage.domain import (
+    AgentSummary,
+    CallSummary,
+    FlagLike,
+    Review,
+    ScoreLike,
+    SectionResult,
+    StoredCall,
+    StoredError,
+    StoredFlag,
+)
+from callqa.storage.models import REVIEW_KINDS, Agent, Call, ErrorRow, FlagRow, SectionScore, SegmentRow
+from callqa.storage.models import Review as ReviewRow
+from callqa.transcript import Segment, Transcript, Word
+
+
+class ReviewError(StorageError):
+    """A review that cannot be stored (unknown call or flag, missing score or text)."""
+
+
+# --------------------------------------------------------------------------- helpers
+
+def _insert(session: Session, table: Any) -> Any:
+    """INSERT with ON CONFLICT support for the session's database."""
+    name = session.get_bind().dialect.name
+    if name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert
+    elif name == "sqlite":
+        from sqlalchemy.dialects.sqlite import insert
+    else:  # pragma: no cover - only SQLite and PostgreSQL are supported
+        raise StorageError(f"unsupported database: {name} (use SQLite or PostgreSQL)")
+    return insert(table)
+
+
+def _as_datetime(value: date | datetime) -> datetime:
+    if isinstance(value, datetime):
+        return value.replace(tzinfo=UTC) if value.tzinfo is None else value.astimezone(UTC)
+    return datetime.combine(value, time(), tzinfo=UTC)
+
+
+def _jsonable(value: Any) -> Any:
+    """Plain JSON data (numpy numbers and other odd values become numbers or strings)."""
+    if value is None:
+        return None
+    if hasattr(value, "to_dict"):
+        value = value.to_dict()
+    elif dataclasses.is_dataclass(value) and not isinstance(value, type):
+        value = dataclasses.asdict(value)
+    return json.loads(json.dumps(value, default=_plain))
+
+
+def _plain(value: Any) -> Any:
+    if hasattr(value, "item"):  # numpy scalars
+        return value.item()
+    for convert in (float, str):
+        try:
+            return convert(value)
+        except (TypeError, ValueError):
+            continue
+    return repr(value)  # pragma: no cover
+
+
+def _text(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    return json.dumps(_jsonable(value), default=str)
+
+
+def _flag_values(call_id: int, flag: FlagLike, origin: str) -> dict[str, Any]:
+    return {
+        "call_id": call_id,
+        "criterion": flag.criterion,
+        "category": flag.category,
+        "polarity": flag.polarity,
+        "severity": str(flag.severity),
+        "speaker": flag.speaker,
+        "start_s": flag.start,
+        "end_s": flag.end,
+        "text": flag.text or "",
+        "message": flag.message or "",
+        "suggestion": getattr(flag, "suggestion", None),
+        "explanation": _text(getattr(flag, "explanation", None)),
+        "details": _jsonable(getattr(flag, "details", None)) or None,
+        "origin": origin,
+    }
+
+
+def _flag_key(criterion: str, speaker: str | None, start: float | None, end: float | None) -> tuple:
+    return (criterion, speaker, None if start is None else round(start, 3),
+            None if end is None else round(end, 3))
+
+
+_CALL_COLUMNS = (Call.id, Agent.name, Call.file, Call.content_hash, Call.call_date, Call.duration,
+                 Call.engine, Call.model, Call.rubric_id, Call.rubric_version, Call.score,
+                 Call.machine_score, Call.critical_failed, Call.roles, Call.role_confidence,
+                 Call.negative_flags, Call.review_status, Call.scored_at)
+
+
+def _call_summary(row: Any) -> CallSummary:
+    return CallSummary(*row)
+
+
+def _stored_flag(r: FlagRow) -> StoredFlag:
+    return StoredFlag(r.id, r.call_id, r.criterion, r.category, r.polarity, r.severity, r.speaker,
+                      r.start_s, r.end_s, r.text, r.message, r.suggestion, r.explanation, r.details, r.origin,
+                      r.review_status)
+
+
+def _review(r: ReviewRow) -> Review:
+    return Review(r.id, r.call_id, r.flag_id, r.kind, r.section, r.new_score, r.call_score, r.text,
+                  r.reviewer, r.created_at)
+
+
+# --------------------------------------------------------------------------- writes
+
+def _agent_id(session: Session, name: str) -> int:
+    session.execute(_insert(session, Agent.__table__).values(name=name)
+                    .on_conflict_do_nothing(index_elements=["name"]))
+    return session.scalars(select(Agent.id).where(Agent.name == name)).one()
+
+
+def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike, *, agent: str,
+                     call_date: date | datetime, content_hash: str, rubric_id: str,
+                     rubric_version: str) -> int:
+    """Store one scored call (transcript, flags, section scores) in one transaction; returns its
+    id. A call with the same ``content_hash`` is replaced in place (see the module's rules)."""
+    agent = agent.strip()
+    if not agent:
+        raise ValueError("agent name is empty")
+    flags = list(score.flags)
+    negative = sum(1 for f in flags if f.polarity == "negative")
+    values = {
+        "file": transcript.file,
+        "call_date": _as_datetime(call_date),
+        "duration": float(transcript.duration),
+        "engine": transcript.engine,
+        "model": transcript.model,
+        "rubric_id": rubric_id,
+        "rubric_version": rubric_version,
+        "score": float(score.score),
+        "machine_score": float(score.score),
+        "critical_failed": bool(score.critical_failed),
+        "roles": transcript.roles,
+        "role_confidence": float(transcript.role_confidence),
+        "negative_flags": negative,
+        "review_status": "unreviewed",
+    }
+    calls = Call.__table__
+    with write_transaction(session):
+        values["agent_id"] = _agent_id(session, agent)
+        stmt = _insert(session, calls).values(content_hash=content_hash, **values)
+        stmt = stmt.on_conflict_do_update(
+            index_elements=["content_hash"],
+            set_={**{k: stmt.excluded[k] for k in values}, "scored_at": func.current_timestamp()},
+        ).returning(calls.c.id)
+        call_id: int = session.execute(stmt).scalar_one()
+
+        has_reviews = session.scalar(select(exists().where(ReviewRow.call_id == call_id)))
+        # reviews of machine flags: detach them, to re-attach to the same flag re-created below
+        keyed: list[tuple[int, tuple]] = []
+        if has_reviews:
+            rows = session.execute(
+                select(ReviewRow.id, FlagRow.criterion, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s)
+                .join(FlagRow, FlagRow.id == ReviewRow.flag_id)
+                .where(ReviewRow.call_id == call_id, FlagRow.origin == "machine")).all()
+            keyed = [(r[0], _flag_key(*r[1:])) for r in rows]
+            if keyed:
+                session.execute(update(ReviewRow).where(ReviewRow.id.in_([k[0] for k in keyed]))
+                                .values(flag_id=None))
+        for table, cond in ((SegmentRow.__table__, SegmentRow.call_id == call_id),
+                            (SectionScore.__table__, SectionScore.call_id == call_id),
+                            (FlagRow.__table__, and_(FlagRow.call_id == call_id, FlagRow.origin == "machine"))):
+            session.execute(delete(table).where(cond))
+
+        segments = [{"call_id": call_id, "idx": i, "speaker": s.speaker, "start_s": s.start, "end_s": s.end,
+                     "text": s.text,
+                     "words": [[w.start, w.end, w.text, w.probability] for w in s.words] or None}
+                    for i, s in enumerate(transcript.segments)]
+        if segments:
+            session.execute(SegmentRow.__table__.insert(), segments)
+        sections = [{"call_id": call_id, "section": name, "position": i, "agent_id": values["agent_id"],
+                     "call_date": values["call_date"],
+                     "score": None if value is None else float(value), "override": None}
+                    for i, (name, value) in enumerate(score.sections.items())]
+        if sections:
+            session.execute(SectionScore.__table__.insert(), sections)
+        if flags:
+            session.execute(FlagRow.__table__.insert(), [_flag_values(call_id, f, "machine") for f in flags])
+
+        if has_reviews:
+            if keyed:
+                new = {}
+                for fid, *key in session.execute(
+                        select(FlagRow.id, FlagRow.criterion, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s)
+                        .where(FlagRow.call_id == call_id, FlagRow.origin == "machine")
+                        .order_by(FlagRow.id)):
+                    new.setdefault(_flag_key(*key), fid)
+                moved = [{"rid": rid, "fid": new[key]} for rid, key in keyed if key in new]
+                lost = [rid for rid, key in keyed if key not in new]
+                if moved:
+                    session.execute(update(ReviewRow.__table__).where(ReviewRow.__table__.c.id == bindparam("rid"))
+                                    .values(flag_id=bindparam("fid")), moved)
+                if lost:
+                    session.execute(delete(ReviewRow).where(ReviewRow.id.in_(lost)))
+            _apply_reviews(session, call_id)
+    return call_id
+
+
+def _apply_reviews(session: Session, call_id: int) -> None:
+    """Recompute what the reviews decide: flag accept/reject, section overrides, the call's
+    review status and its count of negative flags that stand."""
+    reviews = session.execute(
+        select(ReviewRow.kind, ReviewRow.flag_id, ReviewRow.section, ReviewRow.new_score)
+        .where(ReviewRow.call_id == call_id).order_by(ReviewRow.created_at, ReviewRow.id)).all()
+    flag_status: dict[int, str] = {}
+    overrides: dict[str, float] = {}
+    disputes: set[int | None] = set()
+    reviewed = False
+    for kind, flag_id, section, new_score in reviews:
+        if kind == "dispute":
+            disputes.add(flag_id)
+            continue
+        reviewed = True
+        if kind in ("accept", "add_flag") and flag_id is not None:
+            flag_status[flag_id] = "accepted"
+        elif kind == "reject" and flag_id is not None:
+            flag_status[flag_id] = "rejected"
+        elif kind == "override" and section is not None and new_score is not None:
+            overrides[section] = new_score
+        elif kind == "resolve_dispute":
+            if flag_id is None:
+                disputes.clear()
+            else:
+                disputes.discard(flag_id)
+    status = "disputed" if disputes else "reviewed" if reviewed else "unreviewed"
+
+    flags_t, sections_t = FlagRow.__table__, SectionScore.__table__
+    session.execute(update(flags_t).where(flags_t.c.call_id == call_id).values(review_status=None))
+    if flag_status:
+        session.execute(update(flags_t).where(flags_t.c.id == bindparam("fid"), flags_t.c.call_id == call_id)
+                        .values(review_status=bindparam("st")),
+                        [{"fid": k, "st": v} for k, v in flag_status.items()])
+    session.execute(update(sections_t).where(sections_t.c.call_id == call_id).values(override=None))
+    if overrides:
+        session.execute(update(sections_t)
+                        .where(sections_t.c.call_id == call_id, sections_t.c.section == bindparam("sec"))
+                        .values(override=bindparam("val")),
+                        [{"sec": k, "val": v} for k, v in overrides.items()])
+    standing = (select(func.count()).select_from(FlagRow)
+                .where(FlagRow.call_id == call_id, FlagRow.polarity == "negative",
+                       or_(FlagRow.review_status.is_(None), FlagRow.review_status != "rejected"))
+                .scalar_subquery())
+    session.execute(update(Call).where(Call.id == call_id)
+                    .values(review_status=status, negative_flags=standing))
+
+
+def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag_id: int | None = None,
+               section: str | None = None, new_score: float | None = None, text: str | None = None,
+               call_score: float | None = None, flag: FlagLike | None = None) -> Review:
+    """Store one review by ``reviewer`` (time: the database's clock) and apply it.
+
+    kinds: ``accept`` / ``reject`` a flag (``flag_id``); ``add_flag`` (``flag``: a missed flag,
+    stored with origin "reviewer"); ``override`` a section (``section``, ``new_score`` 0-100,
+    ``text`` = reason); ``comment`` (``text``); ``dispute`` of a flag or the call (``text``) and
+    ``resolve_dispute``. ``call_score``, when given, is the call's overall score after this
+    review as the caller computed it with the rubric's weights; it becomes ``calls.score`` (the
+    machine's stays in ``machine_score``). Raises ReviewError.
+    """
+    if kind not in REVIEW_KINDS:
+        raise ReviewError(f"unknown review kind {kind!r}; valid kinds: {', '.join(REVIEW_KINDS)}")
+    reviewer = (reviewer or "").strip()
+    if not reviewer:
+        raise ReviewError("a review needs the reviewer's name")
+    if kind in ("accept", "reject") and flag_id is None:
+        raise ReviewError(f"a {kind} review needs the flag it is about")
+    if kind == "add_flag" and flag is None:
+        raise ReviewError("an add_flag review needs the flag to add")
+    if kind == "override":
+        if not section:
+            raise ReviewError("an override needs the section it changes")
+        if new_score is None or not 0 <= new_score <= 100:
+            raise ReviewError(f"an override needs a new score from 0 to 100, got {new_score!r}")
+    if kind == "comment" and not (text or "").strip():
+        raise ReviewError("a comment needs its text")
+    for name, value in (("new_score", new_score), ("call_score", call_score)):
+        if value is not None and not 0 <= value <= 100:
+            raise ReviewError(f"{name} must be from 0 to 100, got {value!r}")
+
+    with write_transaction(session):
+        if session.get(Call, call_id) is None:
+            raise ReviewError(f"no stored call with id {call_id}")
+        if flag_id is not None and session.scalar(
+                select(FlagRow.call_id).where(FlagRow.id == flag_id)) != call_id:
+            raise ReviewError(f"call {call_id} has no flag with id {flag_id}")
+        if kind == "override" and session.get(SectionScore, (call_id, section)) is None:
+            raise ReviewError(f"call {call_id} has no section {section!r}")
+        if kind == "add_flag":
+            assert flag is not None
+            flag_id = session.execute(FlagRow.__table__.insert()
+                                      .values(**_flag_values(call_id, flag, "reviewer"))
+                                      .returning(FlagRow.__table__.c.id)).scalar_one()
+        reviews_t = ReviewRow.__table__
+        row = session.execute(
+            reviews_t.insert().values(call_id=call_id, flag_id=flag_id, kind=kind, section=section,
+                                      new_score=new_score, call_score=call_score, text=text,
+                                      reviewer=reviewer)
+            .returning(*reviews_t.c)).one()
+        if call_score is not None:
+            session.execute(update(Call).where(Call.id == call_id).values(score=call_score))
+        _apply_reviews(session, call_id)
+        return Review(row.id, row.call_id, row.flag_id, row.kind, row.section, row.new_score,
+                      row.call_score, row.text, row.reviewer, row.created_at)
+
+
+def record_error(session: Session, file: str, content_hash: str | None, message: str) -> None:
+    """Record a file that could not be scored (the batch goes on)."""
+    with write_transaction(session):
+        session.execute(ErrorRow.__table__.insert().values(file=str(file), content_hash=content_hash,
+                                                           message=str(message)))
+
+
+# --------------------------------------------------------------------------- reads
+
+def is_scored(session: Session, content_hash: str, rubric_version: str) -> bool:
+    """True when this recording is stored, scored with this rubric version."""
+    return bool(session.scalar(select(exists().where(Call.content_hash == content_hash,
+                                                     Call.rubric_version == rubric_version))))
+
+
+def call_id_for_hash(session: Session, content_hash: str) -> int | None:
+    return session.scalar(select(Call.id).where(Call.content_hash == content_hash))
+
+
+def _date_filters(date_from: date | datetime | None, date_to: date | datetime | None,
+                  column: Any = Call.call_date) -> list[ColumnElement]:
+    """``date_from`` inclusive; ``date_to`` inclusive for a date (the whole day), exclusive for a
+    datetime."""
+    conds: list[ColumnElement] = []
+    if date_from is not None:
+        conds.append(column >= _as_datetime(date_from))
+    if date_to is not None:
+        if isinstance(date_to, datetime):
+            conds.append(column < _as_datetime(date_to))
+        else:
+            conds.append(column < _as_datetime(date_to + timedelta(days=1)))
+    return conds
+
+
+def agent_summaries(session: Session, *, date_from: date | datetime | None = None,
+                    date_to: date | datetime | None = None,
+                    agents: Iterable[str] | None = None) -> list[AgentSummary]:
+    """Per-agent call counts and average scores (overall and per section), by agent name; one SQL
+    query. Scores are the ones that count (reviewer overrides win); a section's average is over
+    the calls where it applied."""
+    call_conds = _date_filters(date_from, date_to)
+    section_conds = _date_filters(date_from, date_to, SectionScore.call_date)
+    if agents is not None:
+        wanted = select(Agent.id).where(Agent.name.in_(list(agents)))
+        call_conds.append(Call.agent_id.in_(wanted))
+        section_conds.append(SectionScore.agent_id.in_(wanted))
+    # each half reads one covering index: calls (agent_id, call_date, score) and
+    # section_scores (agent_id, section, call_date, score, override)
+    final = func.coalesce(SectionScore.override, SectionScore.score)
+    overall = (select(Call.agent_id.label("agent_id"), literal(None).label("section"),
+                      literal(-1).label("position"), func.count().label("n"), func.avg(Call.score).label("avg"))
+               .where(*call_conds).group_by(Call.agent_id))
+    per_section = (select(SectionScore.agent_id, SectionScore.section, func.min(SectionScore.position),
+                          func.count(final), func.avg(final))
+                   .where(*section_conds).group_by(SectionScore.agent_id, SectionScore.section))
+    u = union_all(overall, per_section).subquery()
+    rows = session.execute(select(Agent.name, u.c.section, u.c.n, u.c.avg)
+                           .join(u, u.c.agent_id == Agent.id)
+                           .order_by(Agent.name, u.c.position, u.c.section)).all()
+    out: dict[str, tuple[int, float | None, dict[str, float | None]]] = {}
+    for name, section, n, avg in rows:
+        if section is None:
+            out[name] = (n, None if avg is None else float(avg), {})
+        elif name in out:
+            out[name][2][section] = None if avg is None else float(avg)
+    return [AgentSummary(name, n, avg, sections) for name, (n, avg, sections) in out.items()]
+
+
+ORDERINGS = {
+    "date": Call.call_date, "score": Call.score, "agent": Agent.name, "duration": Call.duration,
+    "flags": Call.negative_flags, "scored": Call.scored_at, "id": Call.id,
+}
+
+
+def _filtered(stmt: Select, *, agent: str | None, date_from: date | datetime | None,
+              date_to: date | datetime | None, score_min: float | None, score_max: float | None,
+              unreviewed: bool | None, review_status: str | None, critical_failed: bool | None,
+              category: str | None, search: str | None) -> Select:
+    conds = _date_filters(date_from, date_to)
+    if agent is not None:
+        conds.append(Call.agent_id == select(Agent.id).where(Agent.name == agent).scalar_subquery())
+    if score_min is not None:
+        conds.append(Call.score >= score_min)
+    if score_max is not None:
+        conds.append(Call.score <= score_max)
+    if unreviewed is not None:
+        conds.append((Call.review_status == "unreviewed") if unreviewed else (Call.review_status != "unreviewed"))
+    if review_status is not None:
+        conds.append(Call.review_status == review_status)
+    if critical_failed is not None:
+        conds.append(Call.critical_failed.is_(critical_failed))
+    if category is not None:
+        # calls with a standing negative flag of this category
+        conds.append(exists().where(FlagRow.call_id == Call.id, FlagRow.category == category,
+                                    FlagRow.polarity == "negative",
+                                    or_(FlagRow.review_status.is_(None), FlagRow.review_status != "rejected")))
+    if search:
+        conds.append(or_(Call.file.icontains(search, autoescape=True),
+                         exists().where(SegmentRow.call_id == Call.id,
+                                        SegmentRow.text.icontains(search, autoescape=True))))
+    return stmt.where(*conds)
+
+
+def list_calls(session: Session, *, agent: str | None = None, date_from: date | datetime | None = None,
+               date_to: date | datetime | None = None, score_min: float | None = None,
+               score_max: float | None = None, unreviewed: bool | None = None,
+               review_status: str | None = None, critical_failed: bool | None = None,
+               category: str | None = None, search: str | None = None, order_by: str = "-date",
+               limit: int = 50, offset: int = 0) -> list[CallSummary]:
+    """One page of calls. ``order_by``: one of ORDERINGS, ``-`` first for descending.
+    ``search`` matches transcript text or file name (case-insensitive substring);
+    ``unreviewed=True`` keeps calls with no review, ``False`` reviewed ones."""
+    descending = order_by.startswith("-")
+    key = order_by.lstrip("-")
+    if key not in ORDERINGS:
+        raise ValueError(f"cannot order calls by {order_by!r}; valid: {', '.join(sorted(ORDERINGS))} "
+                         "(prefix - for descending)")
+    column = ORDERINGS[key]
+    order = [column.desc(), Call.id.desc()] if descending else [column.asc(), Call.id.asc()]
+    stmt = select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
+    stmt = _filtered(stmt, agent=agent, date_from=date_from, date_to=date_to, score_min=score_min,
+                     score_max=score_max, unreviewed=unreviewed, review_status=review_status,
+                     critical_failed=critical_failed, category=category, search=search)
+    rows = session.execute(stmt.order_by(*order).limit(limit).offset(offset)).all()
+    return [_call_summary(r) for r in rows]
+
+
+def count_calls(session: Session, **filters: Any) -> int:
+    """How many calls ``list_calls`` with the same filters would page through."""
+    names = ("agent", "date_from", "date_to", "score_min", "score_max", "unreviewed", "review_status",
+             "critical_failed", "category", "search")
+    unknown = set(filters) - set(names)
+    if unknown:
+        raise TypeError(f"unknown filters: {', '.join(sorted(unknown))}")
+    stmt = select(func.count()).select_from(Call)
+    stmt = _filtered(stmt, **{n: filters.get(n) for n in names})
+    return session.execute(stmt).scalar_one()
+
+
+def _segments(session: Session, call_id: int) -> tuple[Segment, ...]:
+    rows = session.execute(select(SegmentRow.speaker, SegmentRow.start_s, SegmentRow.end_s, SegmentRow.text,
+                                  SegmentRow.words)
+                           .where(SegmentRow.call_id == call_id).order_by(SegmentRow.idx)).all()
+    return tuple(Segment(sp, start, end, text, tuple(Word(*w) for w in (words or ())))
+                 for sp, start, end, text, words in rows)
+
+
+def get_call(session: Session, call_id: int) -> StoredCall | None:
+    """A call with its transcript segments, flags, section scores and reviews; None if absent."""
+    row = session.execute(select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
+                          .where(Call.id == call_id)).one_or_none()
+    if row is None:
+        return None
+    flags = session.scalars(select(FlagRow).where(FlagRow.call_id == call_id)
+                            .order_by(FlagRow.start_s, FlagRow.id)).all()
+    sections = session.execute(select(SectionScore.section, SectionScore.score, SectionScore.override)
+                               .where(SectionScore.call_id == call_id)
+                               .order_by(SectionScore.position, SectionScore.section)).all()
+    reviews = session.scalars(select(ReviewRow).where(ReviewRow.call_id == call_id)
+                              .order_by(ReviewRow.created_at, ReviewRow.id)).all()
+    result = StoredCall(call=_call_summary(row), segments=_segments(session, call_id),
+                        flags=tuple(_stored_flag(f) for f in flags),
+                        sections=tuple(SectionResult(*s) for s in sections),
+                        reviews=tuple(_review(r) for r in reviews))
+    session.expunge_all()  # no ORM row outlives this call
+    return result
+
+
+def stored_transcript(session: Session, call_id: int) -> Transcript:
+    """The transcript as stored, for rescoring without running Whisper again."""
+    row = session.execute(select(Call.file, Call.duration, Call.engine, Call.model, Call.roles,
+                                 Call.role_confidence, Call.content_hash)
+                          .where(Call.id == call_id)).one_or_none()
+    if row is None:
+        raise StorageError(f"no stored call with id {call_id}")
+    file, duration, engine, model, roles, confidence, content_hash = row
+    return Transcript(file=file, duration=duration, engine=engine, model=model,
+                      segments=_segments(session, call_id), roles=roles, role_confidence=confidence,
+                      extra={"call_id": call_id, "content_hash": content_hash, "source": "database"})
+
+
+def list_errors(session: Session, *, limit: int = 100, since: datetime | None = None) -> list[StoredError]:
+    """Recorded failures, newest first."""
+    stmt = select(ErrorRow.id, ErrorRow.file, ErrorRow.content_hash, ErrorRow.message, ErrorRow.created_at)
+    if since is not None:
+        stmt = stmt.where(ErrorRow.created_at >= _as_datetime(since))
+    rows = session.execute(stmt.order_by(ErrorRow.created_at.desc(), ErrorRow.id.desc()).limit(limit)).all()
+    return [StoredError(*r) for r in rows]
+
+
+__all__: Sequence[str] = (
+    "ORDERINGS", "ReviewError", "add_review", "agent_summaries", "call_id_for_hash", "count_calls",
+    "get_call", "is_scored", "list_calls", "list_errors", "record_error", "save_scored_call",
+    "stored_transcript",
+)
