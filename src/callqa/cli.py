@@ -32,7 +32,41 @@ def build_parser() -> argparse.ArgumentParser:
                     help="text: readable; json: one JSON object per file per line")
     tr.add_argument("-o", "--output", type=Path, help="write one <name>.json per file into this folder")
     tr.set_defaults(func=cmd_transcribe)
+
+    sc = sub.add_parser("score", help="score recordings or transcripts (files or folders) into the database")
+    sc.add_argument("paths", nargs="*", metavar="PATH", help="recordings, transcripts, or folders of them")
+    sc.add_argument("--rubric", help="rubric YAML file (default: the packaged default rubric)")
+    sc.add_argument("--agent", help="the agent of every call (default: from calls.csv / calls.json, or --name-pattern)")
+    sc.add_argument("--name-pattern", help="read agent and date from file names, e.g. '{agent}_{date}_{id}'")
+    add_db_option(sc)
+    sc.add_argument("--format", choices=("human", "json"), default="human",
+                    help="json: one JSON object per call per line (see the README)")
+    sc.add_argument("--rescore", action="store_true",
+                    help="rescore stored calls from their stored transcripts even if the rubric did not change")
+    sc.add_argument("--redact", action="store_true",
+                    help="replace card numbers, SSNs, e-mails, phone numbers and long digit runs before storing")
+    sc.add_argument("--executor", help="dask://HOST:PORT: transcribe on a dask.distributed cluster")
+    sc.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any call scores under N")
+    add_transcription_options(sc)
+    sc.set_defaults(func=cmd_score)
+
+    ag = sub.add_parser("agents", help="list agents with call counts and average scores")
+    add_db_option(ag)
+    ag.add_argument("--format", choices=("human", "json", "csv"), default="human")
+    ag.set_defaults(func=cmd_agents)
+
+    try:
+        from callqa.cli_rubric import add_rubric_parser
+    except ImportError:  # pragma: no cover - the rubric commands ship with the rubric package
+        pass
+    else:
+        add_rubric_parser(sub)
     return parser
+
+
+def add_db_option(p: argparse.ArgumentParser) -> None:
+    p.add_argument("--db", metavar="URL",
+                   help="database URL (default: $CALLQA_DB, else a SQLite file in your user data folder)")
 
 
 def add_transcription_options(p: argparse.ArgumentParser) -> None:
@@ -86,6 +120,93 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
     if failures:
         err.print(f"{failures} of {len(paths)} files failed")
     return EXIT_ERROR if failures else EXIT_OK
+
+
+def cmd_score(args: argparse.Namespace) -> int:
+    from callqa import services
+    from callqa.storage import database_url, safe_url
+
+    if not args.paths and not args.rescore:
+        err.print("[red]error:[/] give recordings, transcripts or folders to score")
+        return EXIT_ERROR
+    settings = services.ScoreSettings(
+        transcription=transcription_settings(args), rubric=args.rubric, db=args.db, agent=args.agent,
+        name_pattern=args.name_pattern, workers=args.workers, executor=args.executor, rescore=args.rescore,
+        redact=args.redact or _env_flag("CALLQA_REDACT"))
+    below = 0
+    with progress_bar() as progress:
+        task = progress.add_task("scoring", total=None)
+
+        def on_outcome(outcome) -> None:
+            nonlocal below
+            progress.advance(task)
+            if outcome.score and args.fail_under is not None and outcome.score.score < args.fail_under:
+                below += 1
+            if args.format == "json":
+                print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
+            elif outcome.status == "failed":
+                progress.console.print(f"[red]failed:[/] {outcome.error}", highlight=False, soft_wrap=True)
+            elif outcome.status != "skipped":
+                s = outcome.score
+                negatives = sum(1 for f in s.flags if f.polarity == "negative")
+                progress.console.print(f"{s.score:5.1f}  {outcome.agent:12} {outcome.file}  "
+                                       f"({negatives} issues{', CRITICAL' if s.critical_failed else ''})",
+                                       highlight=False, soft_wrap=True)
+
+        summary = services.score_paths(args.paths, settings, on_outcome,
+                                       on_total=lambda n: progress.update(task, total=n))
+    scored, rescored, skipped = summary.count("scored"), summary.count("rescored"), summary.count("skipped")
+    out = err if args.format == "json" else Console()
+    out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored), "
+              f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False)
+    for failure in summary.failed:
+        out.print(f"  [red]failed:[/] {failure.error}", highlight=False, soft_wrap=True)
+    touched = {o.agent for o in summary.outcomes if o.agent}
+    if args.format == "human" and touched:
+        _print_agents([a for a in services.agent_summaries(args.db) if a.agent in touched], out)
+    if summary.failed:
+        return EXIT_ERROR
+    return EXIT_SHORT if below else EXIT_OK
+
+
+def cmd_agents(args: argparse.Namespace) -> int:
+    from callqa import services
+
+    agents = services.agent_summaries(args.db)
+    if args.format == "json":
+        print(json.dumps([a.to_dict() for a in agents], indent=1))
+    elif args.format == "csv":
+        import csv
+
+        sections = sorted({name for a in agents for name in a.sections})
+        writer = csv.writer(sys.stdout)
+        writer.writerow(["agent", "calls", "score", *sections])
+        for a in agents:
+            writer.writerow([a.agent, a.calls, _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections)])
+    else:
+        _print_agents(agents, Console())
+    return EXIT_OK
+
+
+def _fmt(value: float | None) -> str:
+    return "" if value is None else f"{value:.1f}"
+
+
+def _print_agents(agents, console: Console) -> None:
+    from rich.table import Table
+
+    if not agents:
+        console.print("no scored calls yet: run `callqa score FOLDER`")
+        return
+    sections = [name for name in agents[0].sections]
+    table = Table("agent", "calls", "score", *sections, title="Per-agent averages")
+    for a in agents:
+        table.add_row(a.agent, str(a.calls), _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections))
+    console.print(table)
+
+
+def _env_flag(name: str) -> bool:
+    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
 
 
 def emit(transcript: Transcript, fmt: str, output: Path | None) -> None:

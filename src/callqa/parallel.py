@@ -1,0 +1,70 @@
+"""Run one function over many inputs: in this process, in worker processes, or on a dask cluster.
+
+Results come back as they finish (not in input order). Each worker process loads its models
+once (the engines cache themselves per process), so a batch pays the load once per worker.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Callable, Iterable, Iterator
+from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+
+#: How many jobs wait in the queue per worker: enough to keep workers busy, few enough that
+#: a Ctrl-C or a kill loses little queued work and memory stays flat on huge folders.
+_QUEUE_PER_WORKER = 2
+
+
+def default_workers() -> int:
+    return os.cpu_count() or 1
+
+
+def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int = 1,
+            executor: str | None = None) -> Iterator[T]:
+    """Yield ``fn(*job)`` for every job, with ``workers`` processes or a ``dask://HOST:PORT`` cluster."""
+    if executor:
+        yield from _run_dask(fn, jobs, executor)
+        return
+    if workers <= 1:
+        for job in jobs:
+            yield fn(*job)
+        return
+    with ProcessPoolExecutor(max_workers=workers) as pool:
+        pending: set[Future[T]] = set()
+        for job in jobs:
+            pending.add(pool.submit(fn, *job))
+            if len(pending) >= workers * _QUEUE_PER_WORKER:
+                done, pending = wait(pending, return_when=FIRST_COMPLETED)
+                for future in done:
+                    yield future.result()
+        for future in _as_done(pending):
+            yield future.result()
+
+
+def _as_done(pending: set[Future[T]]) -> Iterator[Future[T]]:
+    while pending:
+        done, pending = wait(pending, return_when=FIRST_COMPLETED)
+        yield from done
+
+
+def _run_dask(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], address: str) -> Iterator[T]:
+    """Send jobs to an existing dask.distributed scheduler; results stream back here."""
+    from callqa.errors import CallQAError
+
+    try:
+        from distributed import Client, as_completed
+    except ImportError as exc:
+        raise CallQAError("--executor dask:// needs dask.distributed: pip install 'callqa[dask]'") from exc
+    target = address.removeprefix("dask://")
+    try:
+        client = Client(f"tcp://{target}", timeout="10s")
+    except OSError as exc:
+        raise CallQAError(f"cannot reach the dask scheduler at {target}: {exc}; "
+                          f"start one with `dask scheduler` and workers with `dask worker {target}`") from exc
+    with client:
+        futures = [client.submit(fn, *job, pure=False) for job in jobs]
+        for future in as_completed(futures):
+            yield future.result()

@@ -1,0 +1,211 @@
+"""The one API that the command line, the terminal UI and the reports call.
+
+score_paths: recordings or transcripts in → transcribed (cache first), scored with the rubric,
+stored per agent, one transaction per call. Files already stored with the same rubric version
+are skipped; a stored call whose rubric changed is rescored from its stored transcript (no
+Whisper); a file that fails is recorded with its error and the batch goes on.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field, replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy.engine import Engine
+from sqlalchemy.orm import Session
+
+from callqa import storage
+from callqa.audio import content_hash
+from callqa.errors import CallQAError
+from callqa.parallel import default_workers, run_all
+from callqa.redact import redact_transcript
+from callqa.rubric.loader import load_rubric
+from callqa.rubric.schema import Rubric
+from callqa.scoring import CallScore, score_transcript
+from callqa.sidecar import AgentMapper
+from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_file
+from callqa.transcript import Transcript
+
+#: Version of the JSON line ``callqa score --format json`` prints per call.
+SCORE_LINE_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ScoreSettings:
+    transcription: TranscribeSettings = field(default_factory=TranscribeSettings)
+    rubric: str | None = None  # a rubric file; None: the packaged default
+    db: str | None = None  # a database URL; None: CALLQA_DB or the default SQLite file
+    agent: str | None = None  # one agent for every file
+    name_pattern: str | None = None  # e.g. "{agent}_{date}_{id}"
+    workers: int = 0  # 0: all cores
+    executor: str | None = None  # "dask://HOST:PORT"
+    rescore: bool = False  # rescore stored calls even when their rubric did not change
+    redact: bool = False  # personal data out before anything is stored
+
+
+@dataclass(frozen=True)
+class CallOutcome:
+    file: str
+    status: str  # "scored" | "rescored" | "skipped" | "failed"
+    agent: str | None = None
+    call_id: int | None = None
+    score: CallScore | None = None
+    duration: float = 0.0
+    error: str | None = None
+
+    def to_json(self) -> dict[str, Any]:
+        """The stable per-call JSON line of ``callqa score --format json`` (see the README)."""
+        s = self.score
+        return {
+            "version": SCORE_LINE_VERSION, "call": self.call_id, "file": self.file, "agent": self.agent,
+            "status": self.status, "score": s.score if s else None,
+            "sections": dict(s.sections) if s else {},
+            "critical_failed": list(s.critical_failed) if s else [],
+            "flags": [{"criterion": f.criterion, "category": f.category, "polarity": f.polarity,
+                       "severity": f.severity, "speaker": f.speaker, "start": round(f.start, 2),
+                       "end": round(f.end, 2), "text": f.text, "message": f.message,
+                       "suggestion": f.suggestion, "explanation": f.explanation} for f in (s.flags if s else ())],
+            "error": self.error,
+        }
+
+
+@dataclass
+class BatchSummary:
+    outcomes: list[CallOutcome] = field(default_factory=list)
+
+    def count(self, status: str) -> int:
+        return sum(1 for o in self.outcomes if o.status == status)
+
+    @property
+    def failed(self) -> list[CallOutcome]:
+        return [o for o in self.outcomes if o.status == "failed"]
+
+
+def rubric_version(rubric: Rubric) -> str:
+    """A short hash of the rubric's content: any edit gives a new version."""
+    return hashlib.sha256(rubric.model_dump_json().encode()).hexdigest()[:16]
+
+
+# --- the database ---------------------------------------------------------------------------
+
+@lru_cache(maxsize=8)
+def open_database(url: str | None = None) -> Engine:
+    """Connect (and migrate once per process) to the database at ``url`` or the default."""
+    engine = storage.connect(storage.database_url(url))
+    storage.migrate(engine)
+    return engine
+
+
+@contextmanager
+def session_for(url: str | None = None) -> Iterator[Session]:
+    with Session(open_database(url)) as session:
+        yield session
+
+
+# --- scoring ----------------------------------------------------------------------------------
+
+@lru_cache(maxsize=4)
+def _rubric(path: str | None) -> Rubric:
+    return load_rubric(path)
+
+
+def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric_path: str | None,
+                          redact: bool) -> tuple[Path, Transcript | None, CallScore | None, str | None]:
+    """One file, in a worker process: never raises, a failure comes back as its message."""
+    try:
+        transcript = transcribe_file(path, settings)
+        if redact:
+            transcript = redact_transcript(transcript)
+        return path, transcript, _score(transcript, _rubric(rubric_path)), None
+    except CallQAError as exc:
+        return path, None, None, str(exc)
+    except Exception as exc:  # a library failure on one file must not end the batch
+        return path, None, None, f"{path}: unexpected {type(exc).__name__}: {exc}"
+
+
+def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
+    if not transcript.segments:
+        raise CallQAError(f"{transcript.file}: no speech was recognised; is the recording silent?")
+    result = score_transcript(transcript, rubric)
+    if result.score is None:
+        raise CallQAError(f"{transcript.file}: no criterion of rubric {rubric.id!r} applies to this call")
+    return result
+
+
+def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSettings(),
+                on_outcome: Callable[[CallOutcome], None] | None = None,
+                on_total: Callable[[int], None] | None = None) -> BatchSummary:
+    """Score every recording and transcript under ``paths`` into the database (see the module doc)."""
+    rubric = _rubric(settings.rubric)  # a bad rubric stops here, before any work
+    version = rubric_version(rubric)
+    mapper = AgentMapper(settings.name_pattern, settings.agent)
+    inputs = find_inputs(paths)
+    if on_total:
+        on_total(len(inputs))
+    summary = BatchSummary()
+
+    def emit(outcome: CallOutcome) -> None:
+        summary.outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+
+    with session_for(settings.db) as session:
+        todo: dict[Path, tuple[str, Any]] = {}
+        for path in inputs:
+            try:
+                digest = content_hash(path)
+                info = mapper.lookup(path)
+            except (CallQAError, OSError) as exc:
+                _fail(session, emit, str(path), None, str(exc))
+                continue
+            call_id = storage.call_id_for_hash(session, digest)
+            if call_id is not None and not settings.rescore and storage.is_scored(session, digest, version):
+                emit(CallOutcome(str(path), "skipped", info.agent, call_id))
+                continue
+            if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
+                transcript = storage.stored_transcript(session, call_id)
+                try:
+                    result = _score(transcript, rubric)
+                except CallQAError as exc:
+                    _fail(session, emit, str(path), digest, str(exc))
+                    continue
+                _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
+                      rubric, version)
+                continue
+            todo[path] = (digest, info)
+
+        jobs = ((path, settings.transcription, settings.rubric, settings.redact) for path in todo)
+        workers = settings.workers or min(default_workers(), max(1, len(todo)))
+        if workers > 1 and not settings.transcription.threads:
+            jobs = ((p, replace(s, threads=max(1, default_workers() // workers)), r, d) for p, s, r, d in jobs)
+        for path, transcript, result, error in run_all(_transcribe_and_score, jobs, workers, settings.executor):
+            digest, info = todo[path]
+            if error:
+                _fail(session, emit, str(path), digest, error)
+            else:
+                _save(session, emit, "scored", transcript, result, info, digest, rubric, version)
+    return summary
+
+
+def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
+          rubric: Rubric, version: str) -> None:
+    call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
+                                       content_hash=digest, rubric_id=rubric.id, rubric_version=version)
+    emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
+
+
+def _fail(session: Session, emit, file: str, digest: str | None, message: str) -> None:
+    storage.record_error(session, file, digest, message)
+    emit(CallOutcome(file, "failed", error=message))
+
+
+# --- reading ---------------------------------------------------------------------------------
+
+def agent_summaries(db: str | None = None, **filters: Any) -> list[storage.AgentSummary]:
+    with session_for(db) as session:
+        return storage.agent_summaries(session, **filters)

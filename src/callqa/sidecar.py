@@ -1,0 +1,112 @@
+"""Which agent took a call, and when: from a sidecar file, a file-name pattern, or one name for all.
+
+Sidecars: a ``calls.csv`` (columns ``file,agent,date``; more are ignored) or ``calls.json``
+(a list of ``{"file", "agent", "date"}``) in the recording's folder or any folder above it,
+up to the folder the batch was started on. File names in a sidecar are relative to it.
+Pattern: e.g. ``{agent}_{date}_{id}`` matched against the file name without its suffix;
+``{date}`` is YYYY-MM-DD or YYYYMMDD; ``{id}`` and ``{*}`` match anything.
+"""
+
+from __future__ import annotations
+
+import csv
+import json
+import re
+from dataclasses import dataclass
+from datetime import date, datetime, timezone
+from functools import lru_cache
+from pathlib import Path
+
+from callqa.errors import CallQAError
+
+SIDECAR_NAMES = ("calls.csv", "calls.json")
+UNASSIGNED = "unassigned"
+
+
+@dataclass(frozen=True)
+class CallInfo:
+    agent: str
+    call_date: date
+    source: str  # "sidecar" | "pattern" | "option" | "none"
+
+
+class AgentMapper:
+    def __init__(self, pattern: str | None = None, agent: str | None = None) -> None:
+        self._agent = agent
+        self._pattern = compile_pattern(pattern) if pattern else None
+
+    def lookup(self, path: Path) -> CallInfo:
+        fallback_date = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
+        row = _sidecar_row(path.resolve())
+        if self._agent:  # --agent wins for the agent; a sidecar can still give the date
+            return CallInfo(self._agent, (row or {}).get("date") or fallback_date, "option")
+        if row and row.get("agent"):
+            return CallInfo(row["agent"], row.get("date") or fallback_date, "sidecar")
+        if self._pattern and (m := self._pattern.fullmatch(path.stem)):
+            found = m.groupdict()
+            return CallInfo(found["agent"], _parse_date(found.get("date"), path) or fallback_date, "pattern")
+        return CallInfo(UNASSIGNED, fallback_date, "none")
+
+
+def compile_pattern(pattern: str) -> re.Pattern[str]:
+    parts = re.split(r"(\{\w+\}|\{\*\})", pattern)
+    if "{agent}" not in parts:
+        raise CallQAError(f"file-name pattern {pattern!r} has no {{agent}} field")
+    regex = ""
+    for part in parts:
+        if part == "{agent}":
+            regex += r"(?P<agent>.+?)"
+        elif part == "{date}":
+            regex += r"(?P<date>\d{4}-?\d{2}-?\d{2})"
+        elif part.startswith("{"):
+            regex += ".+?"
+        else:
+            regex += re.escape(part)
+    return re.compile(regex)
+
+
+def _parse_date(text: str | None, where: Path) -> date | None:
+    if not text:
+        return None
+    for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y"):
+        try:
+            return datetime.strptime(text.strip(), fmt).date()
+        except ValueError:
+            continue
+    raise CallQAError(f"{where}: cannot read the date {text!r}; use YYYY-MM-DD")
+
+
+def _sidecar_row(path: Path) -> dict | None:
+    for folder in path.parents:
+        for name in SIDECAR_NAMES:
+            table = _load_sidecar(folder / name)
+            if table is not None:
+                rel = path.relative_to(folder).as_posix()
+                if rel in table:
+                    return table[rel]
+        if (folder / ".git").exists():
+            break
+    return None
+
+
+@lru_cache(maxsize=256)
+def _load_sidecar(path: Path) -> dict[str, dict] | None:
+    if not path.is_file():
+        return None
+    try:
+        if path.suffix == ".csv":
+            with open(path, newline="", encoding="utf-8-sig") as fh:
+                rows = list(csv.DictReader(fh))
+        else:
+            rows = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError, csv.Error) as exc:
+        raise CallQAError(f"{path}: cannot read the sidecar ({exc})") from exc
+    table = {}
+    for i, row in enumerate(rows, 2):
+        if not isinstance(row, dict) or not row.get("file"):
+            raise CallQAError(f"{path}: row {i} has no 'file'; columns are file,agent,date")
+        table[Path(row["file"]).as_posix()] = {
+            "agent": (row.get("agent") or "").strip() or None,
+            "date": _parse_date(row.get("date"), path),
+        }
+    return table
