@@ -55,6 +55,13 @@ def build_parser() -> argparse.ArgumentParser:
     ag.add_argument("--format", choices=("human", "json", "csv"), default="human")
     ag.set_defaults(func=cmd_agents)
 
+    ex = sub.add_parser("export", help="export stored calls and their flags")
+    add_db_option(ex)
+    ex.add_argument("--format", choices=("csv", "json"), default="csv",
+                    help="csv: one row per flag (calls without flags get one row); json: one object per call per line")
+    ex.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+    ex.set_defaults(func=cmd_export)
+
     try:
         from callqa.cli_rubric import add_rubric_parser
     except ImportError:  # pragma: no cover - the rubric commands ship with the rubric package
@@ -188,6 +195,32 @@ def cmd_agents(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_export(args: argparse.Namespace) -> int:
+    import csv
+    import contextlib
+
+    from callqa import services
+    from callqa.storage.repository import EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS
+
+    with contextlib.ExitStack() as stack:
+        out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
+        writer = csv.writer(out) if args.format == "csv" else None
+        if writer:
+            writer.writerow([*EXPORT_CALL_FIELDS, *EXPORT_FLAG_FIELDS])
+        count = 0
+        for row in services.export_calls(args.db):
+            count += 1
+            if writer is None:
+                out.write(json.dumps(row, ensure_ascii=False) + "\n")
+                continue
+            call = [row[k] for k in EXPORT_CALL_FIELDS]
+            for flag in row["flags"] or [{}]:
+                writer.writerow([*call, *(flag.get(k, "") for k in EXPORT_FLAG_FIELDS)])
+    if args.output:
+        err.print(f"exported {count} calls to {args.output}")
+    return EXIT_OK
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
 
@@ -238,6 +271,9 @@ def main(argv: list[str] | None = None) -> int:
     except KeyboardInterrupt:
         err.print("interrupted")
         return 130
+    except BrokenPipeError:  # output piped into `head` and the like: stop quietly
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return EXIT_OK
 
 
 if __name__ == "__main__":

@@ -209,3 +209,9 @@ def _fail(session: Session, emit, file: str, digest: str | None, message: str) -
 def agent_summaries(db: str | None = None, **filters: Any) -> list[storage.AgentSummary]:
     with session_for(db) as session:
         return storage.agent_summaries(session, **filters)
+
+
+def export_calls(db: str | None = None) -> Iterator[dict[str, Any]]:
+    """Every stored call with its flags (see ``storage.export_rows``), streamed."""
+    with session_for(db) as session:
+        yield from storage.export_rows(session)

@@ -23,6 +23,7 @@ from callqa.storage.repository import (
     agent_summaries,
     call_id_for_hash,
     count_calls,
+    export_rows,
     get_call,
     is_scored,
     list_calls,
@@ -33,6 +34,7 @@ from callqa.storage.repository import (
 )
 
 __all__ = [
+    "export_rows",
     "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash",
     "connect", "count_calls", "database_url", "get_call", "is_scored", "list_calls", "list_errors",

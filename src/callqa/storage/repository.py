@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
 
@@ -553,3 +553,38 @@ __all__: Sequence[str] = (
     "get_call", "is_scored", "list_calls", "list_errors", "record_error", "save_scored_call",
     "stored_transcript",
 )
+
+
+# --------------------------------------------------------------------------- export
+
+EXPORT_CALL_FIELDS = ("call_id", "agent", "file", "call_date", "duration", "score", "machine_score",
+                      "critical_failed", "review_status", "rubric_id", "rubric_version", "engine", "model")
+EXPORT_FLAG_FIELDS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
+                      "message", "suggestion", "explanation", "origin", "flag_review")
+
+
+def export_rows(session: Session, batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """Every stored call with its flags, one dict per call, streamed in id order (flat memory)."""
+    last = 0
+    while True:
+        calls = session.execute(
+            select(Call.id, Agent.name, Call.file, Call.call_date, Call.duration, Call.score, Call.machine_score,
+                   Call.critical_failed, Call.review_status, Call.rubric_id, Call.rubric_version, Call.engine,
+                   Call.model)
+            .join(Agent, Agent.id == Call.agent_id).where(Call.id > last).order_by(Call.id).limit(batch)).all()
+        if not calls:
+            return
+        ids = [c[0] for c in calls]
+        flags: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for f in session.execute(
+                select(FlagRow.call_id, FlagRow.criterion, FlagRow.category, FlagRow.polarity, FlagRow.severity,
+                       FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text, FlagRow.message,
+                       FlagRow.suggestion, FlagRow.explanation, FlagRow.origin, FlagRow.review_status)
+                .where(FlagRow.call_id.in_(ids)).order_by(FlagRow.call_id, FlagRow.start_s, FlagRow.id)):
+            flags[f[0]].append(dict(zip(EXPORT_FLAG_FIELDS, f[1:])))
+        for c in calls:
+            row = dict(zip(EXPORT_CALL_FIELDS, c))
+            row["call_date"] = row["call_date"].date().isoformat()
+            row["flags"] = flags[c[0]]
+            yield row
+        last = ids[-1]
