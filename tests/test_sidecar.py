@@ -1,0 +1,46 @@
+"""Which agent took a call: sidecar CSV/JSON, a file-name pattern, or --agent."""
+
+from __future__ import annotations
+
+import json
+from datetime import date
+
+import pytest
+
+from callqa.errors import CallQAError
+from callqa.sidecar import UNASSIGNED, AgentMapper
+from conftest import SAMPLES
+
+
+def test_bundled_sidecar_maps_every_sample():
+    mapper = AgentMapper()
+    info = mapper.lookup(SAMPLES / "c04_bob_refund.mp3")
+    assert (info.agent, info.call_date, info.source) == ("bob", date(2026, 10, 20), "sidecar")
+
+
+def test_sidecar_in_a_parent_folder_and_json(tmp_path):
+    (tmp_path / "week1").mkdir()
+    call = tmp_path / "week1" / "x.wav"
+    call.write_bytes(b"RIFF")
+    (tmp_path / "calls.json").write_text(json.dumps([{"file": "week1/x.wav", "agent": "dana", "date": "2026-11-02"}]))
+    info = AgentMapper().lookup(call)
+    assert (info.agent, info.call_date) == ("dana", date(2026, 11, 2))
+
+
+def test_name_pattern_and_option(tmp_path):
+    call = tmp_path / "erin_20261103_0042.wav"
+    call.write_bytes(b"RIFF")
+    info = AgentMapper("{agent}_{date}_{id}").lookup(call)
+    assert (info.agent, info.call_date, info.source) == ("erin", date(2026, 11, 3), "pattern")
+    assert AgentMapper("{agent}_{date}_{id}", agent="frank").lookup(call).agent == "frank"
+    assert AgentMapper().lookup(call).agent == UNASSIGNED
+
+
+def test_bad_sidecar_and_pattern_are_clear_errors(tmp_path):
+    call = tmp_path / "y.wav"
+    call.write_bytes(b"RIFF")
+    (tmp_path / "calls.csv").write_text("file,agent,date\ny.wav,gina,not-a-date\n")
+    with pytest.raises(CallQAError, match="calls.csv.*not-a-date"):
+        AgentMapper().lookup(call)
+    with pytest.raises(CallQAError, match="no {agent} field"):
+        AgentMapper("{date}_{id}")
