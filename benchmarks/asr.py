@@ -36,8 +36,12 @@ CONFIGS = [  # (engine, model, beam size)
 
 
 def normalise(text: str) -> str:
-    text = re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " "))
-    return " ".join(text.split())
+    """Whisper's own English normaliser (numbers, spellings, fillers), as WER reports use."""
+    try:
+        from whisper.normalizers import EnglishTextNormalizer
+    except ImportError:  # openai-whisper not installed: a plain lowercase, no-punctuation form
+        return " ".join(re.sub(r"[^a-z0-9' ]+", " ", text.lower().replace("-", " ")).split())
+    return EnglishTextNormalizer()(text)
 
 
 def wer(reference: str, hypothesis: str) -> float:
