@@ -1,0 +1,212 @@
+"""``callqa rubric check|explain|test``: validate, document and test rubric files.
+
+Exit codes: 0 ok, 1 failures (an invalid rubric, a failing example or golden call), 2 error
+(a file that cannot be read, an unknown criterion).
+
+Golden calls (``rubric test --golden DIR``): every transcript in DIR (.json, .txt, .vtt,
+.srt) that has a sidecar ``NAME.expect.yaml`` is scored and checked against it::
+
+    score: [70, 100]            # inclusive band for the overall score
+    sections: {hold: null, empathy: [80, 100]}   # null: the section must be N/A
+    critical_failed: []         # exactly these critical criteria fail
+    flags:
+      present: [greeting.opening, "negative_phrasing.dont_know:negative"]
+      absent: [negative_phrasing.bare_no]
+
+A flag is named by its criterion id, optionally ":positive" or ":negative".
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from callqa.errors import CallQAError
+from callqa.rubric.examples import run_example
+from callqa.rubric.loader import DEFAULT_RUBRIC, RubricError, load_rubric
+from callqa.rubric.schema import Criterion, Rubric
+
+EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
+
+
+def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
+    """Add ``rubric`` with its sub-commands to the ``callqa`` parser's subparsers."""
+    p = subparsers.add_parser("rubric", help="check, explain and test rubric files")
+    sub = p.add_subparsers(dest="rubric_command", required=True)
+
+    ck = sub.add_parser("check", help="validate a rubric file (errors name file, line and field)")
+    ck.add_argument("file", type=Path, metavar="FILE")
+    ck.set_defaults(func=cmd_check)
+
+    ex = sub.add_parser("explain", help="print a criterion's documentation and examples")
+    ex.add_argument("id", metavar="ID", help="criterion id, e.g. negative_phrasing.dont_know")
+    ex.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
+    ex.add_argument("--format", choices=("human", "json"), default="human")
+    ex.set_defaults(func=cmd_explain)
+
+    te = sub.add_parser("test", help="run a rubric's own pass/fail examples, and golden calls")
+    te.add_argument("file", type=Path, nargs="?", metavar="FILE", help="rubric file (default: the packaged default)")
+    te.add_argument("--golden", type=Path, metavar="DIR",
+                    help="folder of transcripts with NAME.expect.yaml sidecars (score band, flags)")
+    te.set_defaults(func=cmd_test)
+    return p
+
+
+def _load(path: Path | None) -> Rubric:
+    if path is not None and not path.is_file():
+        raise CallQAError(f"{path}: no such rubric file")
+    return load_rubric(path)
+
+
+def cmd_check(args: argparse.Namespace) -> int:
+    if not args.file.is_file():
+        raise CallQAError(f"{args.file}: no such rubric file")
+    try:
+        rubric = load_rubric(args.file)
+    except RubricError as exc:
+        for issue in exc.issues:
+            print(issue)
+        return EXIT_FAIL
+    print(f"{args.file}: ok: rubric {rubric.id!r} version {rubric.version}, "
+          f"{len(rubric.criteria)} criteria in {len(rubric.sections)} sections")
+    return EXIT_OK
+
+
+def explain(crit: Criterion) -> str:
+    """A criterion's documentation as plain text."""
+    out = [f"{crit.id}: {crit.name}",
+           f"  category {crit.category}, section {crit.section}, speaker {crit.speaker}, "
+           f"polarity {crit.polarity}, severity {crit.severity}, weight {crit.weight:g}"
+           + (", CRITICAL (auto-fail)" if crit.critical else "")]
+    if crit.description:
+        out.append(f"  {crit.description}")
+    if crit.window:
+        out.append(f"  window: {crit.window.model_dump(exclude_none=True)}")
+    if crit.applies_if:
+        cond = crit.applies_if
+        out.append(f"  applies only if: a hold of {cond.hold_s:g} s" if cond.hold_s is not None
+                   else f"  applies only if the {cond.speaker} says: {_check_summary(cond.check)}")
+    out.append(f"  check: {_check_summary(crit.check)}")
+    out.append(f"  message: {crit.message}")
+    if crit.suggestion:
+        out.append(f"  suggestion: {crit.suggestion}")
+    out.append(f"  source: {crit.source.seed}: {crit.source.guidance}")
+    for label, examples in (("pass", crit.examples.pass_), ("fail", crit.examples.fail)):
+        for ex in examples:
+            out.append(f"  {label}: " + (ex if isinstance(ex, str) else " | ".join(ex)))
+    return "\n".join(out)
+
+
+def _check_summary(check: Any, child: bool = False) -> str:
+    d = check.model_dump(exclude_defaults=True)
+    kind = d.pop("type", check.type)
+    if kind in ("phrase", "pattern", "any"):
+        mode = "any" if child else getattr(check, "mode", "required")
+        items = d.get("phrases", []) + d.get("regex", [])
+        shown = ", ".join(json.dumps(i) for i in items[:8]) + (f", … ({len(items)} in all)" if len(items) > 8 else "")
+        if kind == "any":
+            return f"any ({mode}) of: " + "; ".join(_check_summary(c, child=True) for c in check.checks)
+        if kind == "pattern":
+            return f"pattern{'' if child else f' ({mode})'} {json.dumps(d['patterns'])}" + (
+                f", negated={check.negated}" if check.negated is not None else "")
+        return f"phrase{'' if child else f' ({mode})'}: {shown}"
+    if kind == "conditional":
+        return (f"when the {check.when.speaker} says [{_check_summary(check.when.check)}], "
+                f"the {check.then.speaker} must say [{_check_summary(check.then.check)}] "
+                f"within {check.within_turns} turn(s)")
+    return f"{kind} {json.dumps(d)}"
+
+
+def cmd_explain(args: argparse.Namespace) -> int:
+    rubric = _load(args.rubric)
+    try:
+        crit = rubric.criterion(args.id)
+    except KeyError:
+        from rapidfuzz import process
+
+        close = [m[0] for m in process.extract(args.id, [c.id for c in rubric.criteria], limit=3)]
+        raise CallQAError(f"no criterion {args.id!r} in rubric {rubric.id!r}; did you mean: {', '.join(close)}?") from None
+    if args.format == "json":
+        print(json.dumps(crit.model_dump(mode="json", by_alias=True), indent=2))
+    else:
+        print(explain(crit))
+    return EXIT_OK
+
+
+def run_examples(rubric: Rubric) -> tuple[int, list[str]]:
+    """(examples run, what went wrong) for every criterion's pass/fail examples."""
+    problems, n = [], 0
+    for crit in rubric.criteria:
+        if not crit.examples.pass_ or not crit.examples.fail:
+            problems.append(f"{crit.id}: needs at least one pass and one fail example")
+        for kind, examples in (("pass", crit.examples.pass_), ("fail", crit.examples.fail)):
+            for ex in examples:
+                n += 1
+                try:
+                    problem = run_example(rubric, crit, ex, kind)
+                except ValueError as exc:
+                    problem = f"{crit.id}: {exc}"
+                if problem:
+                    problems.append(problem)
+    return n, problems
+
+
+def _band(value: float | None, band: Any) -> bool:
+    if band is None:
+        return value is None
+    lo, hi = band if isinstance(band, (list, tuple)) else (band.get("min", 0), band.get("max", 100))
+    return value is not None and lo <= value <= hi
+
+
+def check_golden(rubric: Rubric, folder: Path) -> tuple[int, list[str]]:
+    """(golden calls checked, what went wrong) for a folder of transcripts with sidecars."""
+    from callqa.importers import is_transcript_file, load_transcript
+    from callqa.scoring import score_transcript
+
+    if not folder.is_dir():
+        raise CallQAError(f"{folder}: no such folder")
+    problems, n = [], 0
+    for path in sorted(folder.iterdir()):
+        sidecar = path.with_name(path.stem + ".expect.yaml")
+        if not is_transcript_file(path) or not sidecar.is_file():
+            continue
+        n += 1
+        try:
+            expect = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
+        except yaml.YAMLError as exc:
+            raise CallQAError(f"{sidecar}: YAML syntax error: {exc}") from None
+        result = score_transcript(load_transcript(path), rubric)
+        name = path.name
+        if "score" in expect and not _band(result.score, expect["score"]):
+            problems.append(f"{name}: score {result.score} outside {expect['score']}")
+        for sec, band in (expect.get("sections") or {}).items():
+            if not _band(result.sections.get(sec), band):
+                problems.append(f"{name}: section {sec} scored {result.sections.get(sec)}, expected {band}")
+        if "critical_failed" in expect and sorted(expect["critical_failed"] or []) != sorted(result.critical_failed):
+            problems.append(f"{name}: critical failures {list(result.critical_failed)}, expected {expect['critical_failed']}")
+        got = {(f.criterion, f.polarity) for f in result.flags}
+        flags = expect.get("flags") or {}
+        for want, present in [(w, True) for w in flags.get("present", [])] + [(w, False) for w in flags.get("absent", [])]:
+            cid, _, pol = str(want).partition(":")
+            seen = any(c == cid and (not pol or p == pol) for c, p in got)
+            if seen != present:
+                problems.append(f"{name}: flag {want} {'missing' if present else 'present'}")
+    return n, problems
+
+
+def cmd_test(args: argparse.Namespace) -> int:
+    rubric = _load(args.file)
+    n, problems = run_examples(rubric)
+    label = args.file or DEFAULT_RUBRIC
+    print(f"{label}: {n} examples, {len(problems)} problem(s)")
+    if args.golden:
+        g, golden = check_golden(rubric, args.golden)
+        print(f"{args.golden}: {g} golden call(s), {len(golden)} problem(s)")
+        problems += golden
+    for p in problems:
+        print(f"FAIL {p}")
+    return EXIT_FAIL if problems else EXIT_OK

@@ -1,0 +1,162 @@
+"""Transcript + Rubric → one result (status, flags) per criterion.
+
+An ``Engine`` compiles a rubric once (phrase regexes, the anchor-word index, spaCy
+matchers); ``Engine.evaluate`` then runs it on a transcript through a ``CallContext``, which
+holds everything computed once per transcript: normalized texts, token sets, the speech gaps
+and the spaCy Docs (one ``nlp.pipe`` over the segments some pattern check could match).
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from functools import cached_property
+from typing import Any
+
+from callqa.transcript import Segment, Transcript
+
+from .checks import REGISTRY, Evaluator
+from .flags import CriterionResult
+from .matchers import PhraseIndex, get_nlp, make_detector, normalize, tokens
+from .schema import AppliesIf, Criterion, Rubric, Window
+
+
+#: Segments parsed by spaCy in this process (benchmarks report it).
+STATS: Counter[str] = Counter()
+
+
+class CallContext:
+    def __init__(self, transcript: Transcript, index: PhraseIndex):
+        self.transcript = transcript
+        self.segments: tuple[Segment, ...] = transcript.segments
+        self.duration = max(transcript.duration, max((s.end for s in self.segments), default=0.0))
+        self.normed = [normalize(s.text) for s in self.segments]
+        self.tokens = [tokens(n) for n in self.normed]
+        self._index = index
+        self._candidates: dict[int, dict[int, set[int]]] | None = None
+        #: Detectors' results for this transcript, by (detector, segments).
+        self.memo: dict[tuple[int, tuple[int, ...]], Any] = {}
+        self._scopes: dict[tuple[str, Window | None], list[int]] = {}
+        self._want: set[int] = set()
+        self._docs: dict[int, Any] = {}
+
+    def scope(self, speaker: str, window: Window | None) -> list[int]:
+        """Indexes of the segments by ``speaker`` ("any": all) overlapping ``window``."""
+        key = (speaker, window)
+        if key not in self._scopes:
+            lo, hi = self.bounds(window)
+            self._scopes[key] = [i for i, s in enumerate(self.segments)
+                                 if (speaker == "any" or s.speaker == speaker)
+                                 and (window is None or (s.start < hi and s.end > lo))]
+        return self._scopes[key]
+
+    def bounds(self, window: Window | None) -> tuple[float, float]:
+        return window.bounds(self.duration) if window else (0.0, self.duration)
+
+    def candidates(self, det: int) -> dict[int, set[int]]:
+        """Segment → indexes of phrase detector ``det``'s phrases sharing an anchor word with it."""
+        if self._candidates is None:
+            self._candidates = self._index.candidates(self.tokens)
+        return self._candidates.get(det, {})
+
+    def want_parse(self, segs: list[int]) -> None:
+        self._want.update(segs)
+
+    def doc(self, seg: int) -> Any:
+        if seg not in self._docs:
+            todo = sorted((self._want | {seg}) - self._docs.keys())
+            STATS["parsed"] += len(todo)
+            nlp = get_nlp()
+            for i, doc in zip(todo, nlp.pipe((self.segments[i].text for i in todo), batch_size=256)):
+                self._docs[i] = doc
+        return self._docs[seg]
+
+    def time(self, seg: int, a: int, b: int) -> tuple[float, float]:
+        """Seconds for characters [a, b) of a segment: from its words' timestamps when they
+        line up with the text's words, else interpolated along the segment."""
+        s = self.segments[seg]
+        n = len(s.text)
+        if s.words:
+            starts = [m.start() for m in re.finditer(r"\S+", s.text)]
+            if len(starts) == len(s.words):
+                wi = max(0, sum(1 for x in starts if x <= a) - 1)
+                wj = max(wi, sum(1 for x in starts if x < b) - 1)
+                return s.words[wi].start, s.words[wj].end
+        if n == 0:
+            return s.start, s.end
+        return s.start + s.duration * a / n, s.start + s.duration * b / n
+
+    @cached_property
+    def _gaps(self) -> list[tuple[float, float]]:
+        out, covered = [], None
+        for s in sorted(self.segments, key=lambda s: s.start):
+            if covered is not None and s.start > covered:
+                out.append((covered, s.start))
+            covered = s.end if covered is None else max(covered, s.end)
+        return out
+
+    def gaps(self) -> list[tuple[float, float]]:
+        """Stretches with nobody speaking, between the first and the last speech."""
+        return self._gaps
+
+
+class _Compiled:
+    __slots__ = ("criterion", "evaluator", "gate")
+
+    def __init__(self, criterion: Criterion, evaluator: Evaluator, gate: Any):
+        self.criterion, self.evaluator, self.gate = criterion, evaluator, gate
+
+
+class Engine:
+    """A compiled rubric. Build once, ``evaluate`` many transcripts."""
+
+    def __init__(self, rubric: Rubric):
+        self.rubric = rubric
+        self.index = PhraseIndex()
+        self.items = [
+            _Compiled(c, REGISTRY[c.check.type](c.check, self.index),
+                      make_detector(c.applies_if.check, self.index)
+                      if c.applies_if and c.applies_if.check else None)
+            for c in rubric.criteria]
+
+    def _applies(self, ctx: CallContext, item: _Compiled) -> bool:
+        cond: AppliesIf | None = item.criterion.applies_if
+        if cond is None:
+            return True
+        if cond.hold_s is not None:
+            return any(e - s >= cond.hold_s for s, e in ctx.gaps())
+        return bool(item.gate.find(ctx, ctx.scope(cond.speaker, None)))
+
+    def evaluate(self, transcript: Transcript) -> list[CriterionResult]:
+        ctx = CallContext(transcript, self.index)
+        for item in self.items:  # collect what needs parsing, so spaCy runs once
+            item.evaluator.prepare(ctx, item.criterion)
+            if item.gate is not None:
+                item.gate.prepare(ctx, ctx.scope(item.criterion.applies_if.speaker, None))  # type: ignore[union-attr]
+        results = []
+        for item in self.items:
+            c = item.criterion
+            out = item.evaluator.evaluate(ctx, c)
+            status, flags, detail = out.status, out.flags, out.detail
+            if not self._applies(ctx, item):
+                # N/A: keep the evidence found (it is still true), drop "missing" findings
+                status, detail = "na", "does not apply to this call"
+                flags = [f for f in flags if f.text]
+            results.append(CriterionResult(c.id, c.category, c.section, status, c.weight, c.critical,
+                                           tuple(flags), out.value, detail))
+        return results
+
+
+_ENGINES: dict[int, tuple[Rubric, Engine]] = {}
+
+
+def engine_for(rubric: Rubric) -> Engine:
+    """The compiled engine of a rubric, cached for the life of the rubric object."""
+    hit = _ENGINES.get(id(rubric))
+    if hit is None or hit[0] is not rubric:
+        hit = _ENGINES[id(rubric)] = (rubric, Engine(rubric))
+    return hit[1]
+
+
+def evaluate(transcript: Transcript, rubric: Rubric) -> list[CriterionResult]:
+    return engine_for(rubric).evaluate(transcript)

@@ -1,0 +1,130 @@
+"""Load a rubric YAML file; every error names the file, the line and the field.
+
+Line numbers come from yaml's node tree (``yaml.compose``): each path of keys/indexes maps
+to the line where it is written, and a pydantic error's ``loc`` is walked down that tree.
+
+The default rubric ships inside the package (``callqa/rubric/default.yaml``, package data,
+so a non-editable install has it); ``rubrics/default.yaml`` at the repository root is a
+symlink to it, for people browsing the repository and for editors (the JSON Schema sits
+next to both).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import yaml
+from pydantic import ValidationError
+
+from callqa.errors import CallQAError
+
+from .schema import CHECK_TYPES, Rubric
+
+DEFAULT_RUBRIC = Path(__file__).with_name("default.yaml")
+
+Loc = tuple[str | int, ...]
+
+
+@dataclass(frozen=True)
+class RubricIssue:
+    file: str
+    line: int | None
+    field: str
+    message: str
+
+    def __str__(self) -> str:
+        where = f"{self.file}:{self.line}" if self.line else self.file
+        return f"{where}: {self.field}: {self.message}" if self.field else f"{where}: {self.message}"
+
+
+class RubricError(CallQAError):
+    """A rubric file that cannot be used; ``issues`` lists each problem with its line."""
+
+    def __init__(self, issues: list[RubricIssue]):
+        self.issues = issues
+        super().__init__("invalid rubric:\n  " + "\n  ".join(map(str, issues)))
+
+
+def _line_map(node: yaml.Node, path: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
+    """Path → 1-based line: for a mapping value the line of its key, for a list item its own."""
+    out = {} if out is None else out
+    out.setdefault(path, node.start_mark.line + 1)
+    if isinstance(node, yaml.MappingNode):
+        for key, value in node.value:
+            sub = path + (key.value,)
+            out[sub] = key.start_mark.line + 1
+            _line_map(value, sub, out)
+    elif isinstance(node, yaml.SequenceNode):
+        for i, item in enumerate(node.value):
+            _line_map(item, path + (i,), out)
+    return out
+
+
+def _locate(lines: dict[Loc, int], loc: Loc) -> tuple[int | None, Loc]:
+    """The deepest written part of ``loc``: pydantic adds union tags ('phrase') and missing
+    fields that the file does not contain; skip those."""
+    found: Loc = ()
+    for part in loc:
+        if found + (part,) in lines:
+            found = found + (part,)
+    return lines.get(found), found
+
+
+def _field(loc: Loc) -> str:
+    return "".join(f"[{p}]" if isinstance(p, int) else (f".{p}" if i else str(p))
+                   for i, p in enumerate(loc))
+
+
+def _message(err: dict[str, Any]) -> str:
+    if err["type"] == "union_tag_invalid":
+        return (f"unknown check type {err['ctx']['tag']!r}; valid types: "
+                + ", ".join(CHECK_TYPES))
+    if err["type"] == "union_tag_not_found":
+        return "missing 'type'; valid types: " + ", ".join(CHECK_TYPES)
+    if err["type"] == "missing":
+        return "required field is missing"
+    return str(err["msg"])
+
+
+def parse_rubric(text: str, file: str = "<rubric>") -> Rubric:
+    try:
+        data = yaml.safe_load(text)
+        root = yaml.compose(text)
+    except yaml.YAMLError as exc:
+        mark = getattr(exc, "problem_mark", None)
+        raise RubricError([RubricIssue(file, mark.line + 1 if mark else None, "",
+                                       f"YAML syntax error: {getattr(exc, 'problem', exc)}")]) from None
+    if not isinstance(data, dict) or root is None:
+        raise RubricError([RubricIssue(file, 1, "", "a rubric is a mapping with id, name, version, "
+                                                    "sections and criteria")])
+    lines = _line_map(root)
+    try:
+        rubric = Rubric.model_validate(data, context={"defer_cross_checks": True})
+    except ValidationError as exc:
+        issues = []
+        for err in exc.errors():
+            loc = tuple(err["loc"])
+            if err["type"] == "union_tag_invalid":  # point at the "type:" line itself
+                loc = loc + ("type",)
+            line, shown = _locate(lines, loc)
+            if err["type"] == "missing" and loc:  # name the field that is not written
+                shown = shown + (loc[-1],)
+            issues.append(RubricIssue(file, line, _field(shown), _message(err)))
+        raise RubricError(issues) from None
+    problems = rubric.problems()
+    if problems:
+        raise RubricError([RubricIssue(file, _locate(lines, loc)[0], _field(loc), msg)
+                           for loc, msg in problems])
+    return rubric
+
+
+def load_rubric(path: str | Path | None = None) -> Rubric:
+    """Load and validate a rubric file (the packaged default when ``path`` is None)."""
+    p = Path(path) if path is not None else DEFAULT_RUBRIC
+    try:
+        text = p.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise RubricError([RubricIssue(str(p), None, "", f"cannot read: {exc.strerror or exc}")]) from None
+    return parse_rubric(text, str(p))

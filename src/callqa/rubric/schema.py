@@ -1,0 +1,322 @@
+"""Rubric file format: pydantic models, and the JSON Schema published from them.
+
+A rubric has weighted sections and criteria. Each criterion has one ``check``, a tagged
+union on ``type`` over a closed set (see ``CHECK_TYPES``): an unknown type is an error that
+lists the valid ones. Regenerate the published schema with
+``python -m callqa.rubric.schema`` (a test fails when it is stale).
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from pathlib import Path
+from typing import Annotated, Any, Literal, Union
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+
+Speaker = Literal["agent", "customer", "any"]
+Severity = Literal["info", "minor", "major", "critical"]
+Polarity = Literal["positive", "negative"]
+Mode = Literal["required", "forbidden", "counted"]
+METRICS = ("talk_ratio", "longest_monologue", "interruptions", "silence", "holds", "longest_hold",
+           "questions")
+Metric = Literal["talk_ratio", "longest_monologue", "interruptions", "silence", "holds",
+                 "longest_hold", "questions"]
+
+#: The published schema, kept next to the package so that it ships with it.
+SCHEMA_PATH = Path(__file__).with_name("rubric.schema.json")
+
+
+class _Model(BaseModel):
+    model_config = ConfigDict(extra="forbid", frozen=True, populate_by_name=True)
+
+
+class _Counted(_Model):
+    """How many matches make a pass: ``required`` ≥ min, ``forbidden`` none, ``counted`` min..max."""
+
+    mode: Mode = "required"
+    min: int = Field(1, ge=0)
+    max: int | None = Field(None, ge=0)
+
+
+def _check_regex(values: list[str]) -> list[str]:
+    for v in values:
+        try:
+            re.compile(v)
+        except re.error as exc:
+            raise ValueError(f"invalid regular expression {v!r}: {exc}") from None
+    return values
+
+
+class PhraseCheck(_Counted):
+    """Phrases matched exactly (case, punctuation and apostrophes ignored) or fuzzily.
+
+    ``{a|b|}`` inside a phrase expands to alternatives (an empty one makes the group
+    optional): ``"you'll {have|need} to call"``. ``regex`` entries are matched on every
+    segment in scope (slower: prefer phrases) against the normalized text: lowercase,
+    punctuation replaced by spaces, apostrophes kept. Fuzzy matching (rapidfuzz) is tried on
+    phrases of four words or more, with at most 12 alternatives, in segments holding all
+    of the phrase's content words but one (and at least two of them).
+    """
+
+    type: Literal["phrase"]
+    phrases: list[str] = []
+    regex: list[str] = []
+    #: A match overlapping one of these phrases is dropped: "no problem".
+    exclude: list[str] = []
+    #: Likewise for regexes over the normalized text.
+    exclude_regex: list[str] = []
+    fuzzy: bool = True
+    threshold: float = Field(90, ge=50, le=100)
+    #: Phrases shorter than this (normalized characters) are matched
+    #: exactly only: one changed word in a short phrase changes its meaning
+    #: ("not our fault" is not "not your fault"); so are phrases under four words.
+    min_fuzzy_chars: int = Field(10, ge=1)
+
+    @field_validator("regex", "exclude_regex")
+    @classmethod
+    def _valid_regex(cls, v: list[str]) -> list[str]:
+        return _check_regex(v)
+
+    @model_validator(mode="after")
+    def _some(self) -> PhraseCheck:
+        if not self.phrases and not self.regex:
+            raise ValueError("give at least one of 'phrases' or 'regex'")
+        return self
+
+
+class PatternCheck(_Counted):
+    """spaCy Matcher token patterns (on lemmas, POS, dependencies) over parsed segments.
+
+    Only segments containing one of ``anchors`` (lowercase words; apostrophes dropped) are
+    parsed; without anchors they are taken from the patterns' LOWER/ORTH/LEMMA values.
+    ``negated``: true keeps matches whose verb has a ``neg`` dependent (false: drops them).
+    ``subjects``: the matched verb's nominal subject, when it has one, must be one of these.
+    """
+
+    type: Literal["pattern"]
+    patterns: list[list[dict[str, Any]]] = Field(min_length=1)
+    anchors: list[str] = []
+    negated: bool | None = None
+    subjects: list[str] = []
+    exclude: list[str] = []
+
+    @field_validator("patterns")
+    @classmethod
+    def _valid_patterns(cls, v: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
+        from spacy.schemas import validate_token_pattern
+
+        for i, pattern in enumerate(v):
+            if not pattern:
+                raise ValueError(f"pattern {i} is empty")
+            errors = validate_token_pattern(pattern)
+            if errors:
+                raise ValueError(f"pattern {i}: " + "; ".join(errors))
+        return v
+
+
+Detector = Annotated[Union[PhraseCheck, PatternCheck], Field(discriminator="type")]
+
+
+class AnyCheck(_Counted):
+    """Matches of any of several phrase/pattern checks, counted together."""
+
+    type: Literal["any"]
+    checks: list[Detector] = Field(min_length=1)
+
+
+Cue = Annotated[Union[PhraseCheck, PatternCheck, AnyCheck], Field(discriminator="type")]
+
+
+class Trigger(_Model):
+    """Something one speaker says: a detector and whose turns it looks at."""
+
+    speaker: Speaker = "agent"
+    check: Cue
+
+
+class ConditionalCheck(_Model):
+    """When ``when`` is said, ``then`` must follow within ``within_turns`` turns of its speaker.
+
+    The trigger's own turn counts as the first when both speakers are the same, so
+    ``within_turns: 1`` means "in the same turn". No trigger makes the criterion N/A.
+    """
+
+    type: Literal["conditional"]
+    when: Trigger
+    then: Trigger
+    within_turns: int = Field(2, ge=1)
+    require: Literal["all", "any"] = "all"
+
+
+class MetricCheck(_Model):
+    """A measurement of the call's timing, compared against ``min``/``max``.
+
+    ``min_s`` is the event threshold: overlap for interruptions, gap length for
+    silence/holds. Event metrics (interruptions, silence, holds) count events;
+    longest_hold is N/A without a hold; talk_ratio is the agent's share of talk time.
+    """
+
+    type: Literal["metric"]
+    metric: Metric
+    min: float | None = None
+    max: float | None = None
+    min_s: float = Field(1.0, ge=0)
+
+
+class CustomerNameCheck(_Counted):
+    """The agent addresses the customer by name: an honorific + surname, or a name the
+    customer gave earlier ("my name is…", "it's…") or that the transcript carries in
+    ``extra["customer_name"]``. N/A when no name is known and none was used."""
+
+    type: Literal["customer_name"]
+
+
+Check = Annotated[Union[PhraseCheck, PatternCheck, AnyCheck, ConditionalCheck, MetricCheck,
+                        CustomerNameCheck], Field(discriminator="type")]
+CHECK_TYPES = ("phrase", "pattern", "any", "conditional", "metric", "customer_name")
+
+
+class Window(_Model):
+    """Where in the call a criterion looks: [start_s, end_s], the first or the last N seconds."""
+
+    start_s: float | None = Field(None, ge=0)
+    end_s: float | None = Field(None, ge=0)
+    first_s: float | None = Field(None, gt=0)
+    last_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one_form(self) -> Window:
+        forms = [self.start_s is not None or self.end_s is not None, self.first_s is not None,
+                 self.last_s is not None]
+        if sum(forms) != 1:
+            raise ValueError("give either start_s/end_s, or first_s, or last_s")
+        return self
+
+    def bounds(self, duration: float) -> tuple[float, float]:
+        if self.first_s is not None:
+            return 0.0, self.first_s
+        if self.last_s is not None:
+            return max(0.0, duration - self.last_s), duration
+        return self.start_s or 0.0, self.end_s if self.end_s is not None else duration
+
+
+class AppliesIf(_Model):
+    """The criterion is N/A unless this happens: a cue said by ``speaker``, or a hold
+    (a silence of at least ``hold_s`` seconds)."""
+
+    speaker: Speaker = "customer"
+    check: Cue | None = None
+    hold_s: float | None = Field(None, gt=0)
+
+    @model_validator(mode="after")
+    def _one(self) -> AppliesIf:
+        if (self.check is None) == (self.hold_s is None):
+            raise ValueError("give either 'check' or 'hold_s'")
+        return self
+
+
+class Source(_Model):
+    seed: str = Field(description="seed file the criterion encodes, e.g. 002_f6e8b908dceac638.txt")
+    guidance: str
+
+
+#: An example is one utterance by the criterion's speaker, or a tiny transcript: a list of
+#: "agent: text", "customer@3-7: text" (explicit seconds) and "silence 40" lines.
+Example = Union[str, list[str]]
+
+
+class Examples(_Model):
+    pass_: list[Example] = Field(default_factory=list, alias="pass")
+    fail: list[Example] = Field(default_factory=list)
+
+
+class Criterion(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*(\.[a-z0-9_]+)+$",
+                    description="stable dotted id: category.name")
+    name: str
+    category: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    section: str
+    check: Check
+    speaker: Speaker = "agent"
+    window: Window | None = None
+    applies_if: AppliesIf | None = None
+    weight: float = Field(1.0, ge=0)
+    severity: Severity = "minor"
+    critical: bool = Field(False, description="failing it caps the call's score (auto-fail)")
+    polarity: Polarity = Field(description="positive: good behaviour; negative: a problem")
+    message: str = Field(description="what a failure means, shown on negative flags")
+    praise: str = Field("", description="shown on positive flags; defaults to the name")
+    suggestion: str = ""
+    description: str = ""
+    source: Source
+    examples: Examples = Examples()
+
+
+class Section(_Model):
+    id: str = Field(pattern=r"^[a-z][a-z0-9_]*$")
+    name: str
+    weight: float = Field(ge=0)
+
+
+class Rubric(_Model):
+    id: str
+    name: str
+    version: str
+    description: str = ""
+    #: The overall score of a call that fails a critical criterion is capped at this.
+    critical_cap: float = Field(0.0, ge=0, le=100)
+    #: Free space for YAML anchors (``&cues``) reused by the criteria; not interpreted.
+    shared: dict[str, Any] = Field(default_factory=dict)
+    sections: list[Section] = Field(min_length=1)
+    criteria: list[Criterion] = Field(min_length=1)
+
+    def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
+        """Cross-reference errors as (location, message): duplicate ids, unknown sections."""
+        out: list[tuple[tuple[str | int, ...], str]] = []
+        seen: set[str] = set()
+        for i, s in enumerate(self.sections):
+            if s.id in seen:
+                out.append((("sections", i, "id"), f"duplicate section id {s.id!r}"))
+            seen.add(s.id)
+        ids: set[str] = set()
+        for i, c in enumerate(self.criteria):
+            if c.id in ids:
+                out.append((("criteria", i, "id"), f"duplicate criterion id {c.id!r}"))
+            ids.add(c.id)
+            if c.section not in seen:
+                out.append((("criteria", i, "section"),
+                            f"unknown section {c.section!r}; sections: {', '.join(sorted(seen))}"))
+        return out
+
+    @model_validator(mode="after")
+    def _cross_check(self, info: ValidationInfo) -> Rubric:
+        # The loader runs problems() itself to report file lines; plain validation raises.
+        if not (info.context or {}).get("defer_cross_checks"):
+            probs = self.problems()
+            if probs:
+                raise ValueError("; ".join(".".join(map(str, loc)) + ": " + m for loc, m in probs))
+        return self
+
+    def criterion(self, cid: str) -> Criterion:
+        for c in self.criteria:
+            if c.id == cid:
+                return c
+        raise KeyError(cid)
+
+
+def json_schema() -> dict[str, Any]:
+    schema = Rubric.model_json_schema(by_alias=True)
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["title"] = "callqa rubric"
+    return schema
+
+
+def schema_text() -> str:
+    return json.dumps(json_schema(), indent=2, sort_keys=True) + "\n"
+
+
+if __name__ == "__main__":  # python -m callqa.rubric.schema: regenerate the published schema
+    SCHEMA_PATH.write_text(schema_text())
+    print(f"wrote {SCHEMA_PATH}")

@@ -1,0 +1,159 @@
+"""Loading rubric files: errors name file, line and field; the default rubric; the schema."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from callqa.cli import main
+from callqa.rubric.loader import DEFAULT_RUBRIC, RubricError, load_rubric, parse_rubric
+from callqa.rubric.schema import CHECK_TYPES, SCHEMA_PATH, schema_text
+
+REPO = Path(__file__).resolve().parents[1]
+SEEDS = REPO.parent / "shared" / "seeds"
+
+GOOD = """\
+id: tiny
+name: Tiny
+version: "1"
+sections:
+  - {id: main, name: Main, weight: 1}
+criteria:
+  - id: main.thanks
+    name: Thanks the customer
+    category: rapport
+    section: main
+    polarity: positive
+    message: No thanks.
+    source: {seed: 001.txt, guidance: thank them}
+    check:
+      type: phrase
+      phrases: [thank you]
+"""
+
+
+def issues(text: str) -> list[tuple[int | None, str, str]]:
+    with pytest.raises(RubricError) as exc:
+        parse_rubric(text, "my.yaml")
+    assert all(i.file == "my.yaml" for i in exc.value.issues)
+    assert "my.yaml:" in str(exc.value)
+    return [(i.line, i.field, i.message) for i in exc.value.issues]
+
+
+def test_a_valid_rubric_loads() -> None:
+    rubric = parse_rubric(GOOD)
+    assert rubric.criterion("main.thanks").check.type == "phrase"
+
+
+def test_yaml_syntax_error_names_the_line() -> None:
+    bad = GOOD.replace("phrases: [thank you]", "phrases: [thank you")
+    [(line, field, message)] = issues(bad)
+    assert line is not None and line >= 16 and "YAML syntax error" in message
+
+
+def test_unknown_check_type_lists_the_valid_ones() -> None:
+    [(line, field, message)] = issues(GOOD.replace("type: phrase", "type: phrasal"))
+    assert line == 15 and field == "criteria[0].check.type"
+    assert "unknown check type 'phrasal'" in message
+    for valid in CHECK_TYPES:
+        assert valid in message
+
+
+def test_missing_field_names_the_field_and_the_criterion_line() -> None:
+    [(line, field, message)] = issues(GOOD.replace("    message: No thanks.\n", ""))
+    assert (line, field) == (7, "criteria[0].message") and "missing" in message
+
+
+def test_wrong_value_points_at_its_own_line() -> None:
+    text = GOOD.replace("      phrases: [thank you]", "      phrases: [thank you]\n      threshold: 300")
+    [(line, field, message)] = issues(text)
+    assert (line, field) == (17, "criteria[0].check.threshold") and "100" in message
+
+
+def test_unknown_field_is_an_error() -> None:
+    [(line, field, message)] = issues(GOOD.replace("    polarity: positive", "    polarity: positive\n    colour: red"))
+    assert (line, field) == (12, "criteria[0].colour") and "Extra inputs" in message
+
+
+def test_unknown_section_and_duplicate_ids() -> None:
+    dup = GOOD + GOOD[GOOD.index("  - id: main.thanks"):].replace("section: main", "section: nowhere")
+    found = issues(dup)
+    assert (17, "criteria[1].id", "duplicate criterion id 'main.thanks'") in found
+    assert any(line == 20 and field == "criteria[1].section" and "unknown section 'nowhere'" in msg
+               for line, field, msg in found)
+
+
+def test_bad_spacy_pattern_is_reported_at_the_pattern() -> None:
+    text = GOOD.replace("      type: phrase\n      phrases: [thank you]",
+                        "      type: pattern\n      patterns: [[{LEMA: thank}]]")
+    [(line, field, message)] = issues(text)
+    assert line == 16 and field == "criteria[0].check.patterns" and "LEMA" in message
+
+
+def test_unreadable_file(tmp_path: Path) -> None:
+    with pytest.raises(RubricError, match="cannot read"):
+        load_rubric(tmp_path / "absent.yaml")
+
+
+def test_cli_check_exit_codes(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    good, bad = tmp_path / "good.yaml", tmp_path / "bad.yaml"
+    good.write_text(GOOD)
+    bad.write_text(GOOD.replace("type: phrase", "type: regexp"))
+    assert main(["rubric", "check", str(good)]) == 0
+    assert main(["rubric", "check", str(bad)]) == 1
+    assert f"{bad}:15: criteria[0].check.type: unknown check type 'regexp'" in capsys.readouterr().out
+    assert main(["rubric", "check", str(tmp_path / "none.yaml")]) == 2
+
+
+def test_cli_explain(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rubric", "explain", "negative_phrasing.dont_know"]) == 0
+    out = capsys.readouterr().out
+    assert "I'll find out" in out and "002_f6e8b908dceac638.txt" in out and "fail: I don't know." in out
+    assert main(["rubric", "explain", "negative_phrasing.dont_knw"]) == 2
+
+
+def test_cli_test_runs_a_custom_rubrics_examples(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    ok = GOOD + "    examples: {pass: [Thank you so much.], fail: [Okay.]}\n"
+    wrong = GOOD + "    examples: {pass: [Okay.], fail: [Okay.]}\n"
+    (tmp_path / "ok.yaml").write_text(ok)
+    (tmp_path / "wrong.yaml").write_text(wrong)
+    assert main(["rubric", "test", str(tmp_path / "ok.yaml")]) == 0
+    assert main(["rubric", "test", str(tmp_path / "wrong.yaml")]) == 1
+    assert "main.thanks: pass example 'Okay.' gave fail" in capsys.readouterr().out
+
+
+def test_cli_test_golden_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    call = {"segments": [{"speaker": "agent", "start": 0, "end": 3, "text": "Thank you for calling."},
+                         {"speaker": "customer", "start": 3, "end": 5, "text": "Hi."}]}
+    (tmp_path / "c1.json").write_text(json.dumps(call))
+    (tmp_path / "c1.expect.yaml").write_text("score: [30, 60]\nsections: {hold: null, greeting: [40, 60]}\n"
+                                             "flags: {present: ['greeting.opening:positive'], absent: [negative_phrasing.dont_know]}\n")
+    assert main(["rubric", "test", "--golden", str(tmp_path)]) == 0
+    (tmp_path / "c1.expect.yaml").write_text("score: [0, 10]\nflags: {present: [negative_phrasing.dont_know]}\n")
+    assert main(["rubric", "test", "--golden", str(tmp_path)]) == 1
+    out = capsys.readouterr().out
+    assert "c1.json: score" in out and "flag negative_phrasing.dont_know missing" in out
+
+
+# --- the default rubric ---------------------------------------------------------------------
+
+def test_default_rubric_categories_and_sources() -> None:
+    rubric = load_rubric()
+    cats = {c.category for c in rubric.criteria}
+    assert cats == {"negative_phrasing", "empathy", "rapport", "listening", "ownership", "resolution",
+                    "hold", "greeting", "closing"}
+    for c in rubric.criteria:
+        assert c.source.guidance.strip(), c.id
+        if SEEDS.is_dir():
+            assert (SEEDS / c.source.seed).is_file(), f"{c.id}: no seed {c.source.seed}"
+
+
+def test_repository_copy_is_the_packaged_rubric() -> None:
+    assert (REPO / "rubrics" / "default.yaml").read_text() == DEFAULT_RUBRIC.read_text()
+
+
+def test_published_json_schema_is_up_to_date() -> None:
+    assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m callqa.rubric.schema"
+    assert (REPO / "rubrics" / "rubric.schema.json").read_text() == SCHEMA_PATH.read_text()

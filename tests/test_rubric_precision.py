@@ -1,0 +1,44 @@
+"""The default rubric's precision and recall on the labelled utterances must not regress.
+
+The floors are the figures measured when the set was last extended, minus a small margin;
+``python benchmarks/precision_recall.py --errors`` shows them and the misses."""
+
+from __future__ import annotations
+
+import importlib.util
+from pathlib import Path
+
+import pytest
+
+SCRIPT = Path(__file__).resolve().parents[1] / "benchmarks" / "precision_recall.py"
+spec = importlib.util.spec_from_file_location("precision_recall", SCRIPT)
+assert spec and spec.loader
+pr = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(pr)
+
+# measured on 445 utterances: (precision, recall)
+MEASURED = {
+    "closing": (1.00, 1.00), "empathy": (1.00, 0.91), "greeting": (1.00, 1.00),
+    "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.98, 0.99),
+    "ownership": (0.96, 1.00), "rapport": (1.00, 1.00), "resolution": (0.96, 0.96),
+}
+MARGIN = 0.03
+
+
+@pytest.fixture(scope="module")
+def counts() -> dict:
+    return pr.measure()[0]
+
+
+def test_the_set_is_large_enough() -> None:
+    rows = pr.read_rows()
+    assert len(rows) >= 300
+    assert sum(1 for _, labels, _ in rows if not labels) >= 50  # tricky non-flags
+
+
+@pytest.mark.parametrize("category", sorted(MEASURED))
+def test_precision_and_recall_do_not_regress(counts: dict, category: str) -> None:
+    precision, recall = pr.figures(counts[category])
+    floor_p, floor_r = MEASURED[category]
+    assert precision >= floor_p - MARGIN, f"{category} precision {precision:.2f}"
+    assert recall >= floor_r - MARGIN, f"{category} recall {recall:.2f}"
