@@ -42,7 +42,8 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--format", choices=("human", "json"), default="human",
                     help="json: one JSON object per call per line (see the README)")
     sc.add_argument("--rescore", action="store_true",
-                    help="rescore stored calls from their stored transcripts even if the rubric did not change")
+                    help="rescore stored calls from their stored transcripts even if the rubric did not change; "
+                         "with no PATH, every stored call (only --agent's when given)")
     sc.add_argument("--redact", action="store_true",
                     help="replace card numbers, SSNs, e-mails, phone numbers and long digit runs before storing")
     sc.add_argument("--executor", help="dask://HOST:PORT: transcribe on a dask.distributed cluster")
@@ -62,12 +63,13 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
     ex.set_defaults(func=cmd_export)
 
-    try:
-        from callqa.cli_rubric import add_rubric_parser
-    except ImportError:  # pragma: no cover - the rubric commands ship with the rubric package
-        pass
-    else:
-        add_rubric_parser(sub)
+    from callqa.cli_report import add_report_parser
+    from callqa.cli_rubric import add_rubric_parser
+    from callqa.cli_tui import add_tui_parser
+
+    add_rubric_parser(sub)
+    add_report_parser(sub)
+    add_tui_parser(sub)
     return parser
 
 
@@ -134,7 +136,8 @@ def cmd_score(args: argparse.Namespace) -> int:
     from callqa.storage import database_url, safe_url
 
     if not args.paths and not args.rescore:
-        err.print("[red]error:[/] give recordings, transcripts or folders to score")
+        err.print("[red]error:[/] give recordings, transcripts or folders to score "
+                  "(or --rescore alone to rescore every stored call)")
         return EXIT_ERROR
     settings = services.ScoreSettings(
         transcription=transcription_settings(args), rubric=args.rubric, db=args.db, agent=args.agent,
@@ -160,12 +163,15 @@ def cmd_score(args: argparse.Namespace) -> int:
                                        f"({negatives} issues{', CRITICAL' if s.critical_failed else ''})",
                                        highlight=False, soft_wrap=True)
 
-        summary = services.score_paths(args.paths, settings, on_outcome,
-                                       on_total=lambda n: progress.update(task, total=n))
+        set_total = lambda n: progress.update(task, total=n)  # noqa: E731
+        if args.paths:
+            summary = services.score_paths(args.paths, settings, on_outcome, on_total=set_total)
+        else:  # --rescore alone: every stored call (of --agent), from its stored transcript
+            summary = services.rescore_stored(settings, on_outcome, on_total=set_total)
     scored, rescored, skipped = summary.count("scored"), summary.count("rescored"), summary.count("skipped")
     out = err if args.format == "json" else Console()
     out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored), "
-              f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False)
+              f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False, soft_wrap=True)
     for failure in summary.failed:
         out.print(f"  [red]failed:[/] {failure.error}", highlight=False, soft_wrap=True)
     touched = {o.agent for o in summary.outcomes if o.agent}
@@ -231,11 +237,20 @@ def _print_agents(agents, console: Console) -> None:
     if not agents:
         console.print("no scored calls yet: run `callqa score FOLDER`")
         return
-    sections = [name for name in agents[0].sections]
-    table = Table("agent", "calls", "score", *sections, title="Per-agent averages")
+    sections = list(agents[0].sections)
+    wide = console.width >= 34 + 11 * len(sections)  # every section fits: show them all
+    columns = sections if wide else ["weakest sections"]
+    table = Table("agent", "calls", "score", *columns, title="Per-agent averages")
     for a in agents:
-        table.add_row(a.agent, str(a.calls), _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections))
+        if wide:
+            cells = [_fmt(a.sections.get(s)) for s in sections]
+        else:
+            scored = sorted((v, name) for name, v in a.sections.items() if v is not None)
+            cells = [", ".join(f"{name} {v:.0f}" for v, name in scored[:3])]
+        table.add_row(a.agent, str(a.calls), _fmt(a.score), *cells)
     console.print(table)
+    if not wide:
+        console.print("every section: callqa agents --format csv (or json)", style="dim")
 
 
 def _env_flag(name: str) -> bool:

@@ -1,0 +1,1 @@
+"""The terminal UI (Textual): ``callqa tui``. See ``callqa.tui.app``."""

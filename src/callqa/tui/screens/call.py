@@ -1,0 +1,419 @@
+"""One call: the transcript on its timeline with the flags in place, the flags panel, section
+scores and reviews; the review actions (accept / reject a flag, add a missed flag on the
+selected line, override a section, comment, disputes) and playback of the flagged moment."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from rich.text import Text
+from textual import on, work
+from textual.app import ComposeResult
+from textual.binding import Binding
+from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.screen import Screen
+from textual.widgets import Footer, Header, OptionList, Static
+
+from callqa import review
+from callqa.storage.domain import StoredCall, StoredFlag
+from callqa.tui.player import clip, looked_for, resolve_recording
+from callqa.tui.screens.forms import (
+    DisputeAnswer,
+    DisputeForm,
+    MissedFlagAnswer,
+    MissedFlagForm,
+    OverrideAnswer,
+    OverrideForm,
+    TextForm,
+)
+from callqa.tui.widgets.flags import FlagDetail, FlagList, flag_detail, reviews_text, sections_table
+from callqa.tui.widgets.format import clock, day, duration, score, status_text
+from callqa.tui.widgets.timeline import Timeline
+from callqa.tui.widgets.transcript import TranscriptView
+
+#: longest clip played for a flag that spans a window ("no greeting in the first 30 s")
+MAX_CLIP_S = 15.0
+
+
+class CallScreen(Screen):
+    TITLE = "Call"
+    BINDINGS = [
+        Binding("escape", "back", "Back", id="call.back"),
+        Binding("n", "next_flag", "Next flag", id="call.next_flag"),
+        Binding("p", "previous_flag", "Prev flag", id="call.previous_flag"),
+        Binding("a", "accept", "Accept", id="call.accept"),
+        Binding("x", "reject", "Reject", id="call.reject"),
+        Binding("m", "add_flag", "Missed flag", id="call.add_flag"),
+        Binding("o", "override", "Override", id="call.override"),
+        Binding("c", "comment", "Comment", id="call.comment"),
+        Binding("d", "dispute", "Dispute", id="call.dispute"),
+        Binding("D", "resolve", "Resolve dispute", key_display="D", id="call.resolve", show=False),
+        Binding("space", "play_flag", "Play", id="call.play"),
+        Binding("l", "play_line", "Play line", id="call.play_line", show=False),
+        Binding("slash", "find", "Find text", key_display="/", id="call.find", show=False),
+        Binding("right_square_bracket", "sibling(1)", "Next call", key_display="]", id="call.next_call",
+                show=False),
+        Binding("left_square_bracket", "sibling(-1)", "Prev call", key_display="[", id="call.prev_call",
+                show=False),
+    ]
+
+    def __init__(self, call_id: int, siblings: list[int] | None = None, find: str | None = None) -> None:
+        super().__init__()
+        self.call_id = call_id
+        self.call_ids = siblings or [call_id]
+        self.call: StoredCall | None = None
+        self.flag_index: int | None = None
+        self.find_text = find or ""
+
+    def compose(self) -> ComposeResult:
+        yield Header()
+        yield Static("loading…", id="call-header", classes="bar")
+        yield Timeline(id="timeline")
+        with Horizontal(id="call-body"):
+            yield TranscriptView(id="transcript")
+            with Vertical(id="side"):
+                yield FlagList(id="flags")
+                with VerticalScroll(id="detail-scroll"):
+                    yield FlagDetail(id="flag-detail")
+                    yield Static(id="sections")
+                    yield Static(id="reviews")
+        yield Static(id="player", classes="bar")
+        yield Footer(compact=True)
+
+    def on_mount(self) -> None:
+        self.query_one("#flags", FlagList).border_title = "Flags  (n/p)"
+        self.query_one("#transcript", TranscriptView).border_title = "Transcript"
+        self._show_player()
+        self.load()
+
+    # ------------------------------------------------------------------ loading
+
+    @work(thread=True, exclusive=True, group="call")
+    def load(self) -> None:
+        from callqa import storage
+
+        try:
+            with self.app.session() as session:
+                call = storage.get_call(session, self.call_id)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Could not load the call", severity="error")
+            return
+        self.app.call_from_thread(self._show, call)
+
+    def _show(self, call: StoredCall | None) -> None:
+        if call is None:
+            self.query_one("#call-header", Static).update(Text(f"no stored call {self.call_id}", style="red"))
+            return
+        first = self.call is None or self.call.call.id != call.call.id
+        self.call = call
+        c = call.call
+        self.sub_title = f"call {c.id}"
+        head = Text()
+        head.append(f"#{c.id} ", style="dim")
+        head.append(c.agent, style="bold")
+        head.append(f"  {day(c.call_date)}  {duration(c.duration)}  {Path(c.file).name}\n")
+        head.append("score ")
+        head.append(score(c.score), style="bold")
+        if c.score != c.machine_score:
+            head.append(f" (machine {score(c.machine_score)})", style="#5fafff")
+        head.append("  ")
+        head.append_text(status_text(c.review_status))
+        if c.critical_failed:
+            head.append("  CRITICAL FAILED", style="bold #ff5f5f")
+        roles = f"  roles: {c.roles} {c.role_confidence:.2f}"
+        head.append(roles, style="bold #ff875f" if c.role_confidence < 0.8 else "dim")
+        head.append(f"  {c.engine} {c.model}", style="dim")
+        self.query_one("#call-header", Static).update(head)
+
+        transcript = self.query_one("#transcript", TranscriptView)
+        transcript.set_call(call.segments, call.flags)
+        self.query_one("#timeline", Timeline).set_call(c.duration, call.segments, call.flags)
+        keep = None if first else self.flag_index
+        self.query_one("#flags", FlagList).set_flags(call.flags, keep)
+        self.query_one("#flags", FlagList).border_title = f"Flags ({len(call.flags)})  n/p"
+        self.query_one("#sections", Static).update(sections_table(call.sections))
+        self.query_one("#reviews", Static).update(reviews_text(call.reviews, call.flags))
+        self.flag_index = None if not call.flags else min(keep or 0, len(call.flags) - 1)
+        self._show_flag(move_transcript=first)
+        if first:
+            transcript.focus()
+            if self.find_text:  # opened from a text search: show the first place it was said
+                self.find_next(self.find_text, from_start=True)
+
+    # ------------------------------------------------------------------ flags
+
+    @property
+    def current_flag(self) -> StoredFlag | None:
+        if self.call is None or self.flag_index is None or not self.call.flags:
+            return None
+        return self.call.flags[self.flag_index]
+
+    def _show_flag(self, move_transcript: bool = True) -> None:
+        f = self.current_flag
+        disputes = review.open_disputes(self.call) if self.call else []
+        self.query_one("#flag-detail", FlagDetail).update(flag_detail(f, disputes))
+        self.query_one("#timeline", Timeline).current_flag = self.flag_index
+        if f is not None and self.call is not None and move_transcript:
+            seg = review.segment_at(self.call.segments, f.start, f.speaker)
+            if seg is not None:
+                self.query_one("#transcript", TranscriptView).select_segment(seg)
+
+    def go_to_flag(self, index: int) -> None:
+        if self.call is None or not self.call.flags:
+            self.app.bell()
+            return
+        self.flag_index = index % len(self.call.flags)
+        flags = self.query_one("#flags", FlagList)
+        flags.highlighted = self.flag_index
+        flags.scroll_to_highlight()
+        self._show_flag()
+
+    def action_next_flag(self) -> None:
+        self.go_to_flag(-1 if self.flag_index is None else self.flag_index + 1)
+        if self.flag_index is None:
+            self.go_to_flag(0)
+
+    def action_previous_flag(self) -> None:
+        self.go_to_flag(0 if self.flag_index is None else self.flag_index - 1)
+
+    @on(OptionList.OptionHighlighted, "#flags")
+    def _flag_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        if event.option_index != self.flag_index:
+            self.flag_index = event.option_index
+            self._show_flag()
+
+    @on(OptionList.OptionHighlighted, "#transcript")
+    def _line_highlighted(self, event: OptionList.OptionHighlighted) -> None:
+        view = self.query_one("#transcript", TranscriptView)
+        seg = view.selected_segment
+        if seg is not None:
+            self.query_one("#timeline", Timeline).position = view.segments[seg].start
+
+    @on(OptionList.OptionSelected, "#transcript")
+    def _line_selected(self) -> None:
+        self.action_play_line()
+
+    # ------------------------------------------------------------------ review actions
+
+    @work(thread=True, exclusive=True, group="call-write")
+    def _write(self, fn: Callable[[Any], Any], done: str) -> None:
+        """Run one review write, then reload the call and say what was stored."""
+        from callqa import storage
+
+        try:
+            with self.app.session() as session:
+                fn(session)
+                call = storage.get_call(session, self.call_id)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Not saved", severity="error")
+            return
+        self.app.call_from_thread(self._show, call)
+        self.app.call_from_thread(self.notify, done, title=f"Saved as {self.app.reviewer}")
+
+    def _decide(self, accept: bool) -> None:
+        f = self.current_flag
+        if f is None:
+            self.notify("this call has no flag to review", severity="warning")
+            return
+        who = self.app.reviewer
+        self._write(lambda s: review.decide_flag(s, self.call_id, f.id, accept=accept, reviewer=who),
+                    f"{'accepted' if accept else 'rejected'} {f.criterion} at {clock(f.start)}")
+
+    def action_accept(self) -> None:
+        self._decide(True)
+
+    def action_reject(self) -> None:
+        self._decide(False)
+
+    def action_comment(self) -> None:
+        who = self.app.reviewer
+
+        def done(text: str | None) -> None:
+            if text:
+                self._write(lambda s: review.comment(s, self.call_id, text, reviewer=who), "comment stored")
+
+        self.app.push_screen(TextForm("Comment on this call", "comment"), done)
+
+    def action_override(self) -> None:
+        if self.call is None:
+            return
+        self._with_rubric(self._override_form)
+
+    def _override_form(self, rubric: Any) -> None:
+        call = self.call
+        assert call is not None
+        who = self.app.reviewer
+
+        def done(answer: OverrideAnswer | None) -> None:
+            if answer:
+                self._write(lambda s: review.override_section(s, call, answer.section, answer.score, answer.reason,
+                                                              reviewer=who, rubric=rubric),
+                            f"{answer.section} overridden to {answer.score:g}")
+
+        self.app.push_screen(OverrideForm([(s.section, s.final) for s in call.sections]), done)
+
+    def action_add_flag(self) -> None:
+        if self.call is None:
+            return
+        seg_index = self.query_one("#transcript", TranscriptView).selected_segment
+        if seg_index is None:
+            self.notify("select a transcript line first", severity="warning")
+            return
+        self._with_rubric(lambda rubric: self._missed_form(rubric, seg_index))
+
+    def _missed_form(self, rubric: Any, seg_index: int) -> None:
+        assert self.call is not None
+        segment = self.call.segments[seg_index]
+        who = self.app.reviewer
+        criteria = [(c.id, c.name) for c in rubric.criteria if c.speaker in (segment.speaker, "any")] or \
+            [(c.id, c.name) for c in rubric.criteria]
+        others = [c.id for c in rubric.criteria if c.id not in {i for i, _ in criteria}]
+
+        def done(answer: MissedFlagAnswer | None) -> None:
+            if answer:
+                self._write(lambda s: review.add_missed_flag(s, self.call_id, rubric, answer.criterion, segment,
+                                                             reviewer=who, note=answer.note),
+                            f"added {answer.criterion} at {clock(segment.start)}")
+
+        self.app.push_screen(MissedFlagForm(criteria, segment.text, segment.speaker, others), done)
+
+    def action_dispute(self) -> None:
+        if self.call is None:
+            return
+        f = self.current_flag
+
+        def done(answer: DisputeAnswer | None) -> None:
+            if answer:
+                flag_id = None if answer.whole_call or f is None else f.id
+                self._write(lambda s: review.dispute(s, self.call_id, answer.text, by=answer.by, flag_id=flag_id),
+                            "dispute recorded: the call stays in the review queue until it is resolved")
+
+        self.app.push_screen(DisputeForm(self.call.call.agent, f.criterion if f else None), done)
+
+    def action_resolve(self) -> None:
+        if self.call is None or not review.open_disputes(self.call):
+            self.notify("no open dispute on this call", severity="warning")
+            return
+        who = self.app.reviewer
+
+        def done(text: str | None) -> None:
+            if text is not None:
+                self._write(lambda s: review.resolve_dispute(s, self.call_id, text, reviewer=who),
+                            "disputes resolved")
+
+        self.app.push_screen(TextForm("Resolve the disputes", "decision (optional)", required=False), done)
+
+    @work(thread=True, exclusive=True, group="rubric")
+    def _with_rubric(self, then: Callable[[Any], None]) -> None:
+        """Load the rubric (once; a second or two) off the UI thread, then continue on it."""
+        if not self.app.rubric_loaded:
+            self.app.call_from_thread(self.notify, "loading the rubric…", timeout=2)
+        try:
+            rubric = self.app.rubric()
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="No rubric", severity="error")
+            return
+        self.app.call_from_thread(then, rubric)
+
+    # ------------------------------------------------------------------ find
+
+    def action_find(self) -> None:
+        def done(text: str | None) -> None:
+            if text:
+                self.find_text = text
+                self.find_next(text)
+
+        self.app.push_screen(TextForm("Find in the transcript", "words (Enter: next match)", value=self.find_text),
+                             done)
+
+    def find_next(self, text: str, from_start: bool = False) -> None:
+        """Select the next line (after the selected one, wrapping) that contains ``text``."""
+        if self.call is None:
+            return
+        hits = review.find_in_segments(self.call.segments, text)
+        if not hits:
+            self.notify(f"“{text}” is not in this transcript", severity="warning")
+            return
+        view = self.query_one("#transcript", TranscriptView)
+        current = -1 if from_start or view.selected_segment is None else view.selected_segment
+        target = next((i for i in hits if i > current), hits[0])
+        view.select_segment(target)
+        self.notify(f"“{text}”: match {hits.index(target) + 1} of {len(hits)}", timeout=2)
+
+    # ------------------------------------------------------------------ playback
+
+    def _show_player(self) -> None:
+        player = self.app.player
+        if player is None:
+            text = Text(f"audio: no player found (looked for {looked_for()}): install one to hear flagged moments",
+                        style="bold #ff875f")
+        else:
+            text = Text(f"audio: {player.name} ({player.path}) · space plays the current flag, l the selected line",
+                        style="dim")
+        self.query_one("#player", Static).update(text)
+
+    def action_play_flag(self) -> None:
+        f = self.current_flag
+        if f is None or f.start is None:
+            self.action_play_line()
+            return
+        end = f.end if f.end is not None else f.start + 3
+        self._play(f.start, min(end, f.start + MAX_CLIP_S), f"{f.criterion} at {clock(f.start)}")
+
+    def action_play_line(self) -> None:
+        view = self.query_one("#transcript", TranscriptView)
+        seg = view.selected_segment
+        if seg is None:
+            return
+        s = view.segments[seg]
+        self._play(s.start, s.end, f"line at {clock(s.start)}")
+
+    def _play(self, start: float, end: float, what: str) -> None:
+        if self.app.player is None:
+            self.notify(f"No audio player found (looked for {looked_for()}).", title="Cannot play",
+                        severity="warning")
+            return
+        if self.call is None:
+            return
+        self._play_worker(self.call.call.file, start, end, what)
+
+    @work(thread=True, exclusive=True, group="play")
+    def _play_worker(self, file: str, start: float, end: float, what: str) -> None:
+        path = resolve_recording(file)
+        if path is None:
+            self.app.call_from_thread(self.notify, f"recording not found: {file} (run callqa tui from the folder "
+                                      "it was scored from)", title="Cannot play", severity="warning")
+            return
+        try:
+            wav = clip(path, start, end)
+            proc = self.app.playback.start(wav)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Cannot play", severity="error")
+            return
+        self.app.call_from_thread(self.notify, f"playing {what} with {self.app.player.name}", timeout=2)
+        try:
+            code = proc.wait(timeout=MAX_CLIP_S + 5)
+        except Exception:
+            return
+        if code not in (0, None, -15):
+            err = (proc.stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1] if proc.stderr else ""
+            self.app.call_from_thread(self.notify, f"{self.app.player.name} exited with {code}: {err}",
+                                      title="Playback failed", severity="warning")
+
+    # ------------------------------------------------------------------ navigation
+
+    def action_back(self) -> None:
+        self.app.playback.stop()
+        self.app.pop_screen()
+
+    def action_sibling(self, step: int) -> None:
+        if self.call_id not in self.call_ids:
+            return
+        i = self.call_ids.index(self.call_id) + step
+        if not 0 <= i < len(self.call_ids):
+            self.app.bell()
+            return
+        self.call_id = self.call_ids[i]
+        self.load()

@@ -1,0 +1,105 @@
+"""The flags side panel: the list of a call's flags and the details of the current one, plus the
+section scores (machine, override, final) and the review history. The machine's original
+stays visible: a rejected flag is struck through, not removed; an override sits next to the
+machine's score."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+
+from rich.table import Table
+from rich.text import Text
+from textual.widgets import OptionList, Static
+from textual.widgets.option_list import Option
+
+from callqa.storage.domain import Review, SectionResult, StoredFlag
+from callqa.tui.widgets.format import REJECTED_STYLE, clock, score
+
+
+def flag_line(f: StoredFlag) -> Text:
+    icon, style = ("✗", "#ff5f5f") if f.polarity == "negative" else ("✓", "#87d787")
+    line = Text(no_wrap=True, overflow="ellipsis")
+    line.append(f"{icon} ", style=style)
+    line.append(f"{clock(f.start)} ", style="dim")
+    line.append(f.criterion, style=REJECTED_STYLE if f.review_status == "rejected" else "")
+    if f.origin == "reviewer":
+        line.append(" +added", style="bold #5fafff")
+    if f.review_status:
+        line.append(f" {f.review_status}", style="#87d787" if f.review_status == "accepted" else "#ff875f")
+    return line
+
+
+class FlagList(OptionList):
+    """The call's flags in time order; the highlighted one is the "current flag"."""
+
+    def set_flags(self, flags: Sequence[StoredFlag], keep: int | None = None) -> None:
+        self.set_options([Option(flag_line(f), id=f"flag-{f.id}") for f in flags])
+        if flags:
+            self.highlighted = min(keep or 0, len(flags) - 1)
+
+
+def flag_detail(f: StoredFlag | None, disputes: Sequence[Review] = ()) -> Table | Text:
+    if f is None:
+        return Text("No flag selected.", style="dim")
+    t = Table.grid(padding=(0, 1))
+    t.add_column(style="bold", no_wrap=True)
+    t.add_column()
+    polarity = Text(f.polarity, style="#ff5f5f" if f.polarity == "negative" else "#87d787")
+    t.add_row("criterion", Text(f.criterion))
+    t.add_row("category", Text(f"{f.category} · {f.severity} · ") + polarity)
+    t.add_row("who, when", Text(f"{f.speaker or '—'} {clock(f.start)}–{clock(f.end)}"))
+    if f.text:
+        t.add_row("words", Text(f"“{f.text}”", style="italic"))
+    t.add_row("message", Text(f.message or "—"))
+    if f.suggestion:
+        t.add_row("suggestion", Text(f.suggestion, style="#87d787"))
+    if f.explanation:
+        t.add_row("why", Text(f.explanation))
+    if f.details:
+        t.add_row("details", Text(json.dumps(f.details, ensure_ascii=False), style="dim"))
+    origin = "machine" if f.origin == "machine" else "added by a reviewer"
+    status = f.review_status or "not reviewed"
+    t.add_row("origin", Text(f"{origin} · {status}",
+                             style="strike" if f.review_status == "rejected" else ""))
+    for d in disputes:
+        if d.flag_id == f.id:
+            t.add_row("DISPUTED", Text(f"by {d.reviewer}: {d.text or ''}", style="bold #ff875f"))
+    return t
+
+
+def sections_table(sections: Sequence[SectionResult]) -> Table:
+    t = Table(box=None, padding=(0, 1), show_edge=False, header_style="bold")
+    t.add_column("section")
+    t.add_column("machine", justify="right")
+    t.add_column("review", justify="right")
+    t.add_column("final", justify="right")
+    for s in sections:
+        t.add_row(Text(s.section), score(s.score),
+                  Text(score(s.override), style="bold #5fafff") if s.override is not None else Text("", style="dim"),
+                  Text(score(s.final), style="bold"))
+    return t
+
+
+def reviews_text(reviews: Sequence[Review], flags: Sequence[StoredFlag]) -> Text:
+    by_id = {f.id: f for f in flags}
+    out = Text()
+    if not reviews:
+        return Text("No reviews yet.", style="dim")
+    for r in reviews:
+        when = r.created_at.strftime("%Y-%m-%d %H:%M") if r.created_at else ""
+        out.append(f"{when} {r.reviewer} ", style="dim")
+        out.append(r.kind.replace("_", " "), style="bold")
+        if r.flag_id is not None and r.flag_id in by_id:
+            out.append(f" {by_id[r.flag_id].criterion}")
+        if r.section:
+            out.append(f" {r.section} → {score(r.new_score)}")
+        if r.text:
+            out.append(f": {r.text}", style="italic")
+        out.append("\n")
+    out.rstrip()
+    return out
+
+
+class FlagDetail(Static):
+    pass

@@ -1,0 +1,819 @@
+"""The terminal UI, driven by keys (Textual Pilot) on a migrated SQLite database of the ten
+sample calls (reference transcripts scored with the packaged rubric: no Whisper), plus the
+review logic it shows (``callqa.review``) and snapshots of each screen
+(pytest-textual-snapshot; ``pytest --snapshot-update`` rewrites them after a deliberate change).
+"""
+
+from __future__ import annotations
+
+import csv
+import dataclasses
+import json
+import shutil
+import stat
+import wave
+from datetime import UTC, date, datetime
+from pathlib import Path
+
+import pytest
+from sqlalchemy.orm import Session
+
+from callqa import review, storage
+from callqa.importers import load_transcript
+from callqa.scoring import default_rubric, score_transcript
+from callqa.storage.review_queries import ReviewedFlag
+from callqa.transcript import Segment, Transcript
+from callqa.tui import player as player_mod
+from callqa.tui.app import CallQAApp
+
+REPO = Path(__file__).resolve().parents[1]
+REFERENCE = REPO / "samples" / "reference"
+RECORDINGS = REPO / "recordings_sample"
+REVIEWER = "tester"
+SIZE = (120, 40)
+#: the call stored with uncertain speaker roles, and the one stored as failing a critical item
+UNCERTAIN = "c06_carmen_solar"
+CRITICAL = "c04_bob_refund"
+MARKUP_TEXT = "[bold red]not markup[/] and [link=https://x]brackets[/link] stay literal"
+
+
+# --------------------------------------------------------------------------- the database
+
+
+def _sample_rows() -> list[dict[str, str]]:
+    with open(RECORDINGS / "calls.csv", newline="") as fh:
+        return list(csv.DictReader(fh))
+
+
+def _fill(url: str) -> None:
+    engine = storage.connect(url)
+    storage.migrate(engine)
+    rubric = default_rubric()
+    with Session(engine) as session:
+        for row in _sample_rows():
+            stem = Path(row["file"]).stem
+            t = load_transcript(REFERENCE / f"{stem}.json")
+            # stored under the recording's absolute path, so that playback finds it from any folder
+            t = dataclasses.replace(t, file=str(RECORDINGS / row["file"]))
+            if stem == UNCERTAIN:
+                t = dataclasses.replace(t, roles="diarization", role_confidence=0.6)
+            result = score_transcript(t, rubric)
+            if stem == CRITICAL:  # a call that failed a critical item, as the queue's first rule needs
+                result = dataclasses.replace(result, critical_failed=("negative_phrasing.blame_customer",))
+            storage.save_scored_call(session, t, result, agent=row["agent"],
+                                     call_date=date.fromisoformat(row["date"]), content_hash=stem,
+                                     rubric_id=rubric.id, rubric_version="test")
+        markup = Transcript("calls/markup.wav", 20.0, "import", "", (
+            Segment("agent", 0.5, 5.0, "Thank you for calling, how can I help you today?"),
+            Segment("customer", 5.5, 12.0, MARKUP_TEXT)), roles="labels")
+        storage.save_scored_call(session, markup, score_transcript(markup, rubric), agent="dave",
+                                 call_date=date(2026, 9, 1), content_hash="markup", rubric_id=rubric.id,
+                                 rubric_version="test")
+    engine.dispose()  # closes the last connection: the WAL is folded into the file
+
+
+@pytest.fixture(scope="session")
+def template_db(tmp_path_factory) -> Path:
+    path = tmp_path_factory.mktemp("tui-template") / "calls.db"
+    _fill(f"sqlite:///{path}")
+    return path
+
+
+@pytest.fixture
+def db_url(template_db: Path, tmp_path: Path) -> str:
+    """A fresh copy of the sample database for each test (tests write reviews)."""
+    path = tmp_path / "calls.db"
+    shutil.copy(template_db, path)
+    return f"sqlite:///{path}"
+
+
+def make_app(db_url: str, **kwargs) -> CallQAApp:
+    kwargs.setdefault("player", None)
+    return CallQAApp(db=db_url, reviewer=REVIEWER, **kwargs)
+
+
+def read(db_url: str, fn, *args, **kwargs):
+    engine = storage.connect(db_url)
+    try:
+        with Session(engine) as session:
+            return fn(session, *args, **kwargs)
+    finally:
+        engine.dispose()
+
+
+def all_calls(db_url: str) -> list[storage.CallSummary]:
+    return read(db_url, storage.list_calls, limit=1000)
+
+
+async def settle(pilot) -> None:
+    """Let every worker finish (and what it handed back run), except DirectoryTree's loader."""
+    app = pilot.app
+    for _ in range(4):
+        await pilot.pause()
+        running = [w for w in app.workers if w.group != "_loader" and not w.is_finished]
+        if running:
+            await app.workers.wait_for_complete(running)
+    await pilot.pause()
+    # DataTable sizes its columns when its message queue is idle: wait for that too
+    from textual.widgets import DataTable
+
+    for _ in range(50):
+        pending = [t for t in app.screen.query(DataTable) if t._require_update_dimensions or t._updated_cells]
+        if not pending:
+            break
+        await pilot.pause(0.02)
+
+
+def table_rows(screen, selector: str = "DataTable") -> list[list[str]]:
+    from textual.widgets import DataTable
+
+    table = screen.query_one(selector, DataTable)
+    return [[str(getattr(c, "plain", c)) for c in table.get_row_at(i)] for i in range(table.row_count)]
+
+
+def shown(widget) -> str:
+    """The text a widget shows (all its lines as rendered, runs of spaces and line ends as one space)."""
+    from textual.geometry import Region
+
+    width, height = widget.size
+    return " ".join(" ".join(strip.text for strip in widget.render_lines(Region(0, 0, width, height))).split())
+
+
+def status(screen) -> str:
+    return shown(screen.query_one("#status"))
+
+
+def notifications(app) -> list[str]:
+    return [f"{n.title} {n.message}" for n in app._notifications]
+
+
+# --------------------------------------------------------------------------- calls screen
+
+
+async def test_calls_screen_shows_newest_first_with_count(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        stored = all_calls(db_url)
+        rows = table_rows(app.screen)
+        assert len(rows) == len(stored)
+        assert [int(r[0]) for r in rows] == [c.id for c in sorted(stored, key=lambda c: (c.call_date, c.id),
+                                                                   reverse=True)]
+        assert f"calls 1–{len(stored)} of {len(stored)}" in status(app.screen)
+
+
+async def test_filter_form_filters_by_agent_and_score(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+        await pilot.press(*"bob")
+        app.screen.query_one("#score_min").value = "50"
+        await pilot.press("enter")
+        await settle(pilot)
+        expected = [c.id for c in all_calls(db_url) if c.agent == "bob" and c.score >= 50]
+        rows = table_rows(app.screen)
+        assert sorted(int(r[0]) for r in rows) == sorted(expected)
+        assert {r[1] for r in rows} == {"bob"}
+        assert "agent=bob" in shown(app.screen.query_one("#filters"))
+
+
+async def test_filter_form_rejects_a_bad_date_and_keeps_the_table(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        before = table_rows(app.screen)
+        await pilot.press("f")
+        await settle(pilot)
+        app.screen.query_one("#date_from").value = "2026-13-40"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert "not a date" in shown(app.screen.query_one("#error"))
+        await pilot.press("escape")
+        await settle(pilot)
+        assert table_rows(app.screen) == before
+
+
+async def test_date_range_and_not_reviewed_filters(db_url):
+    calls = all_calls(db_url)
+    target = calls[0]
+    read(db_url, review.comment, target.id, "looked at it", reviewer=REVIEWER)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("u")
+        await settle(pilot)
+        ids = {int(r[0]) for r in table_rows(app.screen)}
+        assert target.id not in ids and len(ids) == len(calls) - 1
+        await pilot.press("x", "f")
+        await settle(pilot)
+        app.screen.query_one("#date_from").value = "2026-10-14"
+        app.screen.query_one("#date_to").value = "2026-10-28"
+        await pilot.press("enter")
+        await settle(pilot)
+        expected = {c.id for c in calls if date(2026, 10, 14) <= c.call_date.date() <= date(2026, 10, 28)}
+        assert {int(r[0]) for r in table_rows(app.screen)} == expected
+
+
+async def test_search_finds_calls_by_transcript_text(db_url):
+    word = "refund"
+    with_word = {p.stem for p in REFERENCE.glob("*.json")
+                 if any(word in s["text"].lower() for s in json.loads(p.read_text())["segments"])}
+    assert with_word  # the samples talk about refunds
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *word, "enter")
+        await settle(pilot)
+        files = {Path(r[-1]).stem for r in table_rows(app.screen)}
+        assert files == with_word
+        assert f'text contains "{word}"' in shown(app.screen.query_one("#filters"))
+
+
+async def test_sort_by_score_and_reverse(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("s")  # date → score, lowest first
+        await settle(pilot)
+        scores = [float(r[4].rstrip("*")) for r in table_rows(app.screen)]
+        assert scores == sorted(scores) and scores[0] < scores[-1]
+        await pilot.press("r")
+        await settle(pilot)
+        assert [float(r[4].rstrip("*")) for r in table_rows(app.screen)] == sorted(scores, reverse=True)
+
+
+async def test_pages_through_calls_without_loading_them_all(db_url, monkeypatch):
+    from callqa.tui.screens import calls as calls_screen
+
+    monkeypatch.setattr(calls_screen, "PAGE_SIZE", 4)
+    total = len(all_calls(db_url))
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        first = table_rows(app.screen)
+        assert len(first) == 4
+        await pilot.press("right_square_bracket")
+        await settle(pilot)
+        second = table_rows(app.screen)
+        assert len(second) == 4 and not {r[0] for r in first} & {r[0] for r in second}
+        assert f"calls 5–8 of {total}" in status(app.screen)
+        await pilot.press("left_square_bracket")
+        await settle(pilot)
+        assert table_rows(app.screen) == first
+
+
+# --------------------------------------------------------------------------- call screen
+
+
+async def open_first_call(pilot, agent: str | None = None):
+    await settle(pilot)
+    if agent:
+        pilot.app.screen.apply_filters(review.CallFilters(agent=agent))
+        await settle(pilot)
+    await pilot.press("enter")
+    await settle(pilot)
+    return pilot.app.screen
+
+
+async def test_next_and_previous_flag_move_the_transcript(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        call = screen.call
+        assert type(screen).__name__ == "CallScreen" and call.flags
+        assert screen.flag_index == 0
+        await pilot.press("n", "n", "n")
+        await pilot.pause()
+        assert screen.flag_index == 3
+        flag = call.flags[3]
+        seg = screen.query_one("#transcript").selected_segment
+        assert seg == review.segment_at(call.segments, flag.start, flag.speaker)
+        assert flag.criterion in shown(screen.query_one("#flag-detail"))
+        await pilot.press("p")
+        await pilot.pause()
+        assert screen.flag_index == 2
+        await pilot.press("p", "p", "p")  # wraps round to the last flag
+        await pilot.pause()
+        assert screen.flag_index == len(call.flags) - 1
+
+
+async def test_flagged_words_are_highlighted_by_polarity(db_url):
+    from callqa.tui.widgets.format import POLARITY_STYLE
+    from callqa.tui.widgets.transcript import flags_in, line_body
+
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        call = screen.call
+        checked = 0
+        for seg in call.segments:
+            for f in flags_in(seg, call.flags):
+                body = line_body(seg, [f])
+                at = seg.text.casefold().find(f.text.strip().casefold())
+                if at < 0:
+                    continue
+                styles = {str(span.style) for span in body.spans if span.start <= at < span.end}
+                assert POLARITY_STYLE[f.polarity] in styles
+                checked += 1
+        assert checked > 0
+
+
+async def test_accept_and_reject_store_reviews_with_reviewer(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        first, second = screen.call.flags[0], screen.call.flags[1]
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("n", "x")
+        await settle(pilot)
+        stored = read(db_url, storage.get_call, screen.call_id)
+        by_id = {f.id: f for f in stored.flags}
+        assert by_id[first.id].review_status == "accepted"
+        assert by_id[second.id].review_status == "rejected"
+        kinds = [(r.kind, r.flag_id, r.reviewer) for r in stored.reviews]
+        assert kinds == [("accept", first.id, REVIEWER), ("reject", second.id, REVIEWER)]
+        assert all(r.created_at is not None for r in stored.reviews)
+        # the machine's flag is still listed, marked rejected
+        assert "rejected" in str(screen.query_one("#flags").get_option_at_index(1).prompt)
+        assert stored.call.review_status == "reviewed"
+
+
+async def test_override_section_keeps_machine_score_visible(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        section = next(s for s in screen.call.sections if s.score is not None and s.score < 100)
+        await pilot.press("o")
+        await settle(pilot)
+        form = app.screen
+        form.query_one("#section").value = section.section
+        form.query_one("#score").value = "100"
+        form.query_one("#reason").value = "the customer asked for it"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        stored = read(db_url, storage.get_call, screen.call_id)
+        result = stored.section(section.section)
+        assert result.override == 100 and result.score == section.score
+        last = stored.reviews[-1]
+        assert (last.kind, last.section, last.text, last.reviewer) == ("override", section.section,
+                                                                         "the customer asked for it", REVIEWER)
+        assert stored.call.score > stored.call.machine_score
+        assert f"machine {stored.call.machine_score:.1f}" in shown(screen.query_one("#call-header"))
+
+
+async def test_add_missed_flag_on_selected_line(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        transcript = screen.query_one("#transcript")
+        transcript.focus()
+        transcript.select_segment(2)
+        await pilot.pause()
+        segment = screen.call.segments[2]
+        criterion = next(c for c in default_rubric().criteria
+                         if c.polarity == "negative" and c.speaker == segment.speaker)
+        await pilot.press("m")
+        await settle(pilot)
+        app.screen.query_one("#criterion").value = criterion.id
+        app.screen.query_one("#note").value = "missed this one"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        stored = read(db_url, storage.get_call, screen.call_id)
+        added = [f for f in stored.flags if f.origin == "reviewer"]
+        assert len(added) == 1
+        f = added[0]
+        assert (f.criterion, f.start, f.speaker, f.text) == (criterion.id, segment.start, segment.speaker,
+                                                             segment.text)
+        assert stored.reviews[-1].kind == "add_flag" and stored.reviews[-1].reviewer == REVIEWER
+
+
+async def test_add_missed_flag_refuses_an_unknown_criterion(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        await pilot.press("m")
+        await settle(pilot)
+        app.screen.query_one("#criterion").value = "empathy.nonsense"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "no criterion 'empathy.nonsense'" in shown(app.screen.query_one("#error"))
+        assert not [f for f in read(db_url, storage.get_call, screen.call_id).flags if f.origin == "reviewer"]
+
+
+async def test_comment_is_stored(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        await pilot.press("c")
+        await settle(pilot)
+        await pilot.press(*"good recovery", "enter")
+        await settle(pilot)
+        stored = read(db_url, storage.get_call, screen.call_id)
+        assert [(r.kind, r.text, r.reviewer) for r in stored.reviews] == [("comment", "good recovery", REVIEWER)]
+        assert "good recovery" in shown(screen.query_one("#reviews"))
+
+
+async def test_transcript_text_is_not_parsed_as_markup(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot, agent="dave")
+        from rich.console import Console
+
+        console = Console(width=300, color_system=None)
+        with console.capture() as captured:
+            for option in screen.query_one("#transcript").options:
+                console.print(option.prompt)
+        assert MARKUP_TEXT in captured.get()
+
+
+async def test_dispute_stays_in_queue_until_resolved(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        call_id = screen.call_id
+        await pilot.press("d")
+        await settle(pilot)
+        app.screen.query_one("#text").value = "I did say my name"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert read(db_url, storage.get_call, call_id).call.review_status == "disputed"
+        await pilot.press("escape", "2")
+        await settle(pilot)
+        queue = app.screen
+        item = next(i for i in queue.items if i.call.id == call_id)
+        assert item.reasons[0] == "disputed" and queue.items[0] is item
+        # open it from the queue and settle the dispute
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.call_id == call_id
+        await pilot.press("D")
+        await settle(pilot)
+        await pilot.press(*"checked the audio", "enter")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert call_id not in {i.call.id for i in app.screen.items if "disputed" in i.reasons}
+        assert read(db_url, storage.get_call, call_id).call.review_status == "reviewed"
+
+
+async def test_no_player_is_said_clearly(db_url):
+    app = make_app(db_url, player=None)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        line = shown(screen.query_one("#player"))
+        assert "no player found" in line and "ffplay, paplay, aplay, play" in line
+        await pilot.press("space")
+        await pilot.pause()
+        assert any("No audio player found (looked for ffplay, paplay, aplay, play)" in n for n in notifications(app))
+
+
+async def test_plays_the_flagged_moment_with_a_player(db_url, tmp_path):
+    """A stand-in player (a script) receives a wav of the flagged moment, padded by half a second."""
+    copy = tmp_path / "received.wav"
+    script = tmp_path / "fakeplay"
+    script.write_text(f"#!/bin/sh\ncp \"$1\" {copy}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    app = make_app(db_url, player=player_mod.Player("fakeplay", str(script)))
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        index = next(i for i, f in enumerate(screen.call.flags) if f.text and f.start and f.start > 1)
+        screen.go_to_flag(index)
+        flag = screen.call.flags[index]
+        await pilot.press("space")
+        await settle(pilot)
+        with wave.open(str(copy)) as w:
+            seconds = w.getnframes() / w.getframerate()
+        assert seconds == pytest.approx(flag.end - flag.start + 2 * player_mod.PAD_S, abs=0.05)
+
+
+def test_find_player_order_and_opt_out(monkeypatch):
+    monkeypatch.delenv(player_mod.ENV_VAR, raising=False)
+    have = {"aplay": "/usr/bin/aplay", "play": "/usr/bin/play"}
+    assert player_mod.find_player(have.get) == player_mod.Player("aplay", "/usr/bin/aplay")
+    assert player_mod.find_player(lambda name: None) is None
+    monkeypatch.setenv(player_mod.ENV_VAR, "none")
+    assert player_mod.find_player(have.get) is None
+    monkeypatch.setenv(player_mod.ENV_VAR, "play")
+    assert player_mod.find_player(have.get).name == "play"
+
+
+# --------------------------------------------------------------------------- queue, agents, agreement
+
+
+async def test_queue_ranks_critical_then_uncertain_roles(db_url):
+    calls = {Path(c.file).stem: c for c in all_calls(db_url)}
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        items = app.screen.items
+        assert items[0].call.id == calls[CRITICAL].id and "critical" in items[0].reasons
+        uncertain = next(i for i in items if i.call.id == calls[UNCERTAIN].id)
+        assert "uncertain roles" in uncertain.reasons
+        priorities = [i.priority for i in items]
+        assert priorities == sorted(priorities, reverse=True)
+        # every agent with calls in the last 4 weeks has a sampled call
+        recent_agents = {c.agent for c in calls.values() if c.call_date.date() >= date(2026, 10, 26)}
+        sampled = {i.call.agent for i in items if "weekly sample" in i.reasons}
+        assert sampled == recent_agents
+        await pilot.press("enter")
+        await settle(pilot)
+        assert app.screen.call_id == items[0].call.id
+
+
+async def test_reviewed_call_leaves_the_queue(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+        top = app.screen.items[0].call.id
+        await pilot.press("enter")
+        await settle(pilot)
+        await pilot.press("a")
+        await settle(pilot)
+        await pilot.press("escape")
+        await settle(pilot)
+        assert top not in {i.call.id for i in app.screen.items}
+
+
+async def test_agents_screen_opens_an_agents_calls(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        rows = table_rows(app.screen)
+        summaries = read(db_url, storage.agent_summaries)
+        assert [r[0] for r in rows] == [s.agent for s in summaries]
+        assert [int(r[1]) for r in rows] == [s.calls for s in summaries]
+        await pilot.press("down", "enter")  # the second agent
+        await settle(pilot)
+        assert type(app.screen).__name__ == "CallsScreen"
+        agents = {r[1] for r in table_rows(app.screen)}
+        assert agents == {summaries[1].agent}
+
+
+async def test_coaching_report_key(db_url, monkeypatch):
+    from callqa.tui.screens import agents as agents_screen
+
+    monkeypatch.setattr(agents_screen, "report_builder", lambda: None)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("g")
+        await pilot.pause()
+        assert any("Reports not available" in n for n in notifications(app))
+
+    built = []
+
+    def fake_build(db, agent):
+        built.append((db, agent))
+        return type("Report", (), {"agent": agent, "calls": 4, "score": 63.7, "team_score": 64.2})()
+
+    monkeypatch.setattr(agents_screen, "report_builder", lambda: fake_build)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+        await pilot.press("g")
+        await settle(pilot)
+        assert built == [(db_url, "alice")]
+        assert type(app.screen).__name__ == "ReportScreen"
+
+
+async def test_agreement_screen_counts_reviewer_decisions(db_url):
+    call = all_calls(db_url)[0]
+    stored = read(db_url, storage.get_call, call.id)
+    negative = [f for f in stored.flags if f.polarity == "negative"]
+    rejected = negative[0]
+    read(db_url, review.decide_flag, call.id, rejected.id, accept=False, reviewer=REVIEWER)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+        rows = {a.criterion: a for a in app.screen.rows}
+        other_negatives = [f for f in negative if f.criterion == rejected.criterion and f.id != rejected.id]
+        a = rows[rejected.criterion]
+        assert a.rejected == 1
+        assert (a.machine_only, a.both) == ((0, 1) if other_negatives else (1, 0))
+        shown = {r[0]: r for r in table_rows(app.screen)}
+        assert rejected.criterion in shown
+
+
+# --------------------------------------------------------------------------- help, palette, score
+
+
+async def test_help_screen_lists_keys(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await pilot.pause()
+        assert type(app.screen).__name__ == "HelpScreen"
+        text = shown(app.screen.query_one("#keys"))
+        for what in ("Next flag", "Accept", "Override", "Filter", "Coaching report", "Start scoring"):
+            assert what in text
+        await pilot.press("escape")
+        assert type(app.screen).__name__ == "CallsScreen"
+
+
+async def test_command_palette_has_an_entry_per_action(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        titles = {c.title for c in app.get_system_commands(screen)}
+        for b in type(screen).BINDINGS:
+            assert f"Call: {b.description}" in titles
+        assert "callqa: Queue" in titles
+        command = next(c for c in app.get_system_commands(screen) if c.title == "Call: Next flag")
+        await command.callback()
+        assert screen.flag_index == 1
+
+
+async def test_score_a_folder_from_the_ui(db_url, tmp_path):
+    folder = tmp_path / "incoming"
+    folder.mkdir()
+    for name in ("c01_alice_double_charge", "c02_alice_outage"):
+        data = json.loads((REFERENCE / f"{name}.json").read_text())
+        data["segments"] = data["segments"][:-1]  # not the stored recording: a new call
+        (folder / f"{name}.json").write_text(json.dumps(data))
+    before = len(all_calls(db_url))
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("5")
+        await settle(pilot)
+        screen = app.screen
+        screen.query_one("#path").value = str(folder)
+        screen.query_one("#agent").value = "erin"
+        await pilot.press("ctrl+s")
+        await settle(pilot)
+        assert screen.query_one("#progress").total == 2 and screen.query_one("#progress").progress == 2
+        assert "done: scored 2" in shown(screen.query_one("#score-status"))
+    calls = all_calls(db_url)
+    assert len(calls) == before + 2 and sum(c.agent == "erin" for c in calls) == 2
+
+
+# --------------------------------------------------------------------------- review logic
+
+
+def test_cohen_kappa_textbook_values():
+    # po = 0.7, pe = 0.5 → 0.4
+    assert review.cohen_kappa(20, 5, 10, 15) == pytest.approx(0.4)
+    assert review.cohen_kappa(10, 0, 0, 10) == pytest.approx(1.0)
+    assert review.cohen_kappa(0, 10, 10, 0) == pytest.approx(-1.0)
+    assert review.cohen_kappa(5, 0, 0, 0) is None  # one answer only: undefined
+    assert review.cohen_kappa(0, 0, 0, 0) is None
+
+
+def test_agreement_from_flags_counts_items_per_call_and_criterion():
+    flags = [
+        ReviewedFlag(1, "a.x", "negative", "machine", "accepted"),
+        ReviewedFlag(2, "a.x", "negative", "machine", "rejected"),
+        ReviewedFlag(3, "a.x", "negative", "reviewer", "accepted"),
+        ReviewedFlag(4, "b.y", "positive", "machine", None),
+    ]
+    rows = {a.criterion: a for a in review.agreement_from_flags([1, 2, 3, 4], flags)}
+    a = rows["a.x"]
+    assert (a.both, a.machine_only, a.reviewer_only, a.neither) == (1, 1, 1, 1)
+    assert (a.accepted, a.rejected, a.added) == (1, 1, 1)
+    assert a.rate == 0.5 and a.kappa == pytest.approx(0.0)
+    assert rows["b.y"].neither == 4 and rows["b.y"].kappa is None
+
+
+def test_rank_puts_disputes_first_and_counts_extra_reasons():
+    ranked = review.rank({1: {"weekly sample"}, 2: {"poor audio", "fuzzy match"}, 3: {"disputed"},
+                          4: {"poor audio"}, 5: set()})
+    assert [r[0] for r in ranked] == [3, 2, 4, 1]
+    assert ranked[1][1] == ("poor audio", "fuzzy match")
+    assert ranked[1][2] == review.PRIORITY["poor audio"] + 1
+
+
+def test_weekly_sample_one_per_agent_week_and_reproducible():
+    calls = [(i, agent, datetime(2026, 11, 2 + (i % 14), tzinfo=UTC)) for i in range(1, 200)
+             for agent in ("a",)] + [(1000 + i, "b", datetime(2026, 11, 2 + i % 7, tzinfo=UTC)) for i in range(30)]
+    chosen = review.weekly_sample(calls, per_week=1)
+    weeks = {(agent, review._week(when)) for _, agent, when in calls}
+    assert len(chosen) == len(weeks)
+    assert review.weekly_sample(list(reversed(calls)), per_week=1) == chosen
+    assert len(review.weekly_sample(calls, per_week=2)) == 2 * len(weeks)
+
+
+def test_overall_score_uses_rubric_weights_and_critical_cap():
+    rubric = default_rubric()
+    sections = {s.id: 50.0 for s in rubric.sections}
+    assert review.overall_score(sections, rubric, critical_failed=False) == 50.0
+    first = rubric.sections[0]
+    sections[first.id] = 100.0
+    total = sum(s.weight for s in rubric.sections)
+    assert review.overall_score(sections, rubric, False) == pytest.approx(
+        round(50 + 50 * first.weight / total, 1))
+    assert review.overall_score(sections, rubric, True) == rubric.critical_cap
+
+
+def test_weekly_trend_and_sparkline():
+    monday = date(2026, 11, 2)
+    trend = review.weekly_trend([(date(2026, 11, 3), 2, 100.0), (date(2026, 11, 4), 1, 80.0),
+                                 (date(2026, 11, 17), 1, 20.0)], monday, 3)
+    assert trend == (60.0, None, 20.0)
+    assert review.sparkline(trend) == "▅ ▂"
+
+
+# --------------------------------------------------------------------------- snapshots
+
+
+def _snap_app(db_url: str) -> CallQAApp:
+    return make_app(db_url, player=None)
+
+
+def test_snapshot_calls(db_url, snap_compare):
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=settle)
+
+
+def test_snapshot_call_with_flag(db_url, snap_compare):
+    async def before(pilot):
+        await open_first_call(pilot)
+        await pilot.press("n", "n", "n", "n")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_filter_form(db_url, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("f")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_queue(db_url, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("2")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_agents(db_url, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("3")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_agreement(db_url, snap_compare):
+    call = all_calls(db_url)[0]
+    flags = read(db_url, storage.get_call, call.id).flags
+    read(db_url, review.decide_flag, call.id, flags[0].id, accept=False, reviewer=REVIEWER)
+    read(db_url, review.decide_flag, call.id, flags[1].id, accept=True, reviewer=REVIEWER)
+
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("4")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+def test_snapshot_help(db_url, snap_compare):
+    async def before(pilot):
+        await settle(pilot)
+        await pilot.press("question_mark")
+        await settle(pilot)
+
+    assert snap_compare(_snap_app(db_url), terminal_size=SIZE, run_before=before)
+
+
+async def test_search_result_opens_at_the_words_and_find_moves_on(db_url):
+    word = "refund"
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press("slash", *word, "enter")
+        await settle(pilot)
+        await pilot.press("enter")
+        await settle(pilot)
+        screen = app.screen
+        hits = review.find_in_segments(screen.call.segments, word)
+        view = screen.query_one("#transcript")
+        assert hits and view.selected_segment == hits[0]
+        await pilot.press("slash")
+        await settle(pilot)
+        assert app.screen.query_one("#text").value == word  # the last search, ready for "next"
+        await pilot.press("enter")
+        await settle(pilot)
+        assert view.selected_segment == (hits[1] if len(hits) > 1 else hits[0])
