@@ -114,14 +114,20 @@ def _rubric(path: str | None) -> Rubric:
     return load_rubric(path)
 
 
-def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric_path: str | None,
+_WORKER_RUBRICS: dict[str, Rubric] = {}
+
+
+def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubric, version: str,
                           redact: bool) -> tuple[Path, Transcript | None, CallScore | None, str | None]:
-    """One file, in a worker process: never raises, a failure comes back as its message."""
+    """One file, in a worker process (perhaps on another machine): never raises, a failure comes
+    back as its message. The rubric travels with the job, so workers need no rubric file; one
+    copy per version is kept so its compiled matchers are built once per worker."""
+    rubric = _WORKER_RUBRICS.setdefault(version, rubric)
     try:
         transcript = transcribe_file(path, settings)
         if redact:
             transcript = redact_transcript(transcript)
-        return path, transcript, _score(transcript, _rubric(rubric_path)), None
+        return path, transcript, _score(transcript, rubric), None
     except CallQAError as exc:
         return path, None, None, str(exc)
     except Exception as exc:  # a library failure on one file must not end the batch
@@ -177,18 +183,64 @@ def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSett
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
                       rubric, version)
                 continue
-            todo[path] = (digest, info)
+            todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
-        jobs = ((path, settings.transcription, settings.rubric, settings.redact) for path in todo)
+        def jobs() -> Iterator[tuple]:
+            threads = settings.transcription.threads
+            if not threads and not settings.executor:  # share this machine's cores between the workers
+                threads = max(1, default_workers() // workers) if workers > 1 else 0
+            transcription = replace(settings.transcription, threads=threads)
+            for absolute, (path, digest, info) in todo.items():
+                session.rollback()  # end the read snapshot: see what another batch stored meanwhile
+                if not settings.rescore and storage.is_scored(session, digest, version):
+                    emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
+                    continue
+                yield absolute, transcription, rubric, version, settings.redact
+
         workers = settings.workers or min(default_workers(), max(1, len(todo)))
-        if workers > 1 and not settings.transcription.threads:
-            jobs = ((p, replace(s, threads=max(1, default_workers() // workers)), r, d) for p, s, r, d in jobs)
-        for path, transcript, result, error in run_all(_transcribe_and_score, jobs, workers, settings.executor):
-            digest, info = todo[path]
+        for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, settings.executor):
+            path, digest, info = todo[absolute]
             if error:
                 _fail(session, emit, str(path), digest, error)
             else:
-                _save(session, emit, "scored", transcript, result, info, digest, rubric, version)
+                _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
+                      version)
+    return summary
+
+
+def rescore_stored(settings: ScoreSettings = ScoreSettings(),
+                   on_outcome: Callable[[CallOutcome], None] | None = None,
+                   on_total: Callable[[int], None] | None = None, page: int = 500) -> BatchSummary:
+    """Rescore every stored call (``settings.agent``: only that agent's) with ``settings.rubric``
+    from its stored transcript: no recording is read, Whisper never runs. Calls already scored with
+    this rubric version are skipped unless ``settings.rescore``."""
+    rubric = _rubric(settings.rubric)
+    version = rubric_version(rubric)
+    summary = BatchSummary()
+    with session_for(settings.db) as session:
+        if on_total:
+            on_total(storage.count_calls(session, agent=settings.agent))
+        offset = 0  # pages in id order: rescoring a call keeps its id, so pages neither skip nor repeat
+        while batch := storage.list_calls(session, agent=settings.agent, order_by="id", limit=page, offset=offset):
+            offset += len(batch)
+            for call in batch:
+                if call.rubric_version == version and not settings.rescore:
+                    outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
+                else:
+                    transcript = storage.stored_transcript(session, call.id)
+                    try:
+                        result = _score(transcript, rubric)
+                    except CallQAError as exc:
+                        storage.record_error(session, call.file, call.content_hash, str(exc))
+                        outcome = CallOutcome(call.file, "failed", call.agent, call.id, error=str(exc))
+                    else:
+                        call_id = storage.save_scored_call(
+                            session, transcript, result, agent=call.agent, call_date=call.call_date,
+                            content_hash=call.content_hash, rubric_id=rubric.id, rubric_version=version)
+                        outcome = CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
+                summary.outcomes.append(outcome)
+                if on_outcome:
+                    on_outcome(outcome)
     return summary
 
 

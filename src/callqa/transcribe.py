@@ -22,6 +22,7 @@ from callqa.audio import Audio, content_hash, decode, is_audio_file
 from callqa.cache import TranscriptCache, cache_key
 from callqa.errors import CallQAError
 from callqa.importers import is_transcript_file, load_transcript
+from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
 
 # NB: callqa.asr is imported inside functions: importing this module loads no model.
@@ -122,7 +123,10 @@ def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
-            found.extend(sorted(p for p in path.rglob("*") if p.is_file() and is_input_file(p)))
+            # a dangling link is kept, so that it fails with its name rather than vanishing
+            found.extend(sorted(p for p in path.rglob("*")
+                                if (p.is_file() or (p.is_symlink() and not p.exists()))
+                                and p.name not in SIDECAR_NAMES and is_input_file(p)))
         else:
             found.append(path)
     return found

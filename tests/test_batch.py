@@ -1,0 +1,512 @@
+"""Batch scoring end to end, through the ``callqa`` command: broken files are recorded and the rest
+scored, a run killed with SIGKILL and run again stores every file exactly once, two processes
+share one SQLite file, reruns skip, a changed rubric rescores without Whisper, agents come from a
+sidecar or the file name, redaction keeps personal data out of the database, exit codes.
+
+Inputs are mostly transcript files (copies of samples/reference/*.json made distinct by an extra
+field, so each has its own content hash) with two real recordings from recordings_sample/ that
+Whisper transcribes (once per test session: the transcript cache is a temporary folder shared by
+this module's tests).
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import os
+import re
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import pytest
+import yaml
+from pg import postgres_url, reset_database  # noqa: F401  (postgres_url is a fixture)
+from sqlalchemy import text
+
+from callqa import services
+from callqa.audio import content_hash
+from callqa.cli import main
+from callqa.rubric.loader import load_rubric
+from callqa.scoring import score_transcript
+from callqa.storage import connect, list_calls, stored_transcript
+from conftest import REPO, SAMPLES
+
+REFERENCE = REPO / "samples" / "reference"
+RUBRIC = REPO / "rubrics" / "default.yaml"
+STEREO = SAMPLES / "c10_alice_contact_update.ogg"  # 71 s, agent left
+MONO = SAMPLES / "c06_carmen_solar.mp3"  # 70 s, diarized
+
+
+# ----------------------------------------------------------------------------- helpers
+
+def write_transcripts(folder: Path, n: int, prefix: str = "call") -> dict[Path, int]:
+    """``n`` distinct transcript files in ``folder``; returns {path: number of segments}."""
+    refs = sorted(REFERENCE.glob("*.json"))
+    folder.mkdir(parents=True, exist_ok=True)
+    made = {}
+    for i in range(n):
+        data = json.loads(refs[i % len(refs)].read_text(encoding="utf-8"))
+        data["batch_copy"] = f"{prefix}-{i}"  # other bytes, other content hash, same transcript
+        path = folder / f"{prefix}_{i:04d}.json"
+        path.write_text(json.dumps(data), encoding="utf-8")
+        made[path] = len(data["segments"])
+    return made
+
+
+def cli_env(cache: Path) -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k not in ("CALLQA_DB", "CALLQA_REDACT")}
+    # a wide console: rich must not fold file names in messages
+    return env | {"CALLQA_CACHE_DIR": str(cache), "COLUMNS": "300", "PYTHONUNBUFFERED": "1"}
+
+
+def callqa(*args: str | Path, cache: Path, timeout: float = 600) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-m", "callqa.cli", *map(str, args)], capture_output=True,
+                          text=True, env=cli_env(cache), timeout=timeout)
+
+
+def outcomes(stdout: str) -> list[dict]:
+    return [json.loads(line) for line in stdout.splitlines() if line.startswith("{")]
+
+
+def query(url: str, sql: str, **params) -> list[tuple]:
+    engine = connect(url)
+    try:
+        with engine.connect() as conn:
+            return [tuple(r) for r in conn.execute(text(sql), params)]
+    finally:
+        engine.dispose()
+
+
+def stored_per_hash(url: str) -> dict[str, tuple[int, int]]:
+    """content hash → (stored calls, stored segments of those calls)."""
+    rows = query(url, "SELECT c.content_hash, COUNT(DISTINCT c.id), COUNT(s.id) FROM calls c "
+                      "LEFT JOIN segments s ON s.call_id = c.id GROUP BY c.content_hash")
+    return {h: (n, segs) for h, n, segs in rows}
+
+
+def assert_each_stored_once(url: str, expected: dict[Path, int | None]) -> None:
+    """Every file stored as exactly one call with all its segments; nothing else stored."""
+    stored = stored_per_hash(url)
+    want = {content_hash(p): n for p, n in expected.items()}
+    assert set(stored) == set(want), f"missing {len(set(want) - set(stored))}, extra {len(set(stored) - set(want))}"
+    assert query(url, "SELECT COUNT(*) FROM calls")[0][0] == len(want)
+    for digest, segments in want.items():
+        calls, stored_segments = stored[digest]
+        assert calls == 1
+        assert stored_segments == segments if segments is not None else stored_segments > 0
+
+
+@pytest.fixture(scope="module")
+def whisper_cache(tmp_path_factory) -> Path:
+    """This module's transcript cache: Whisper runs once per recording, in the first test that
+    scores it."""
+    return tmp_path_factory.mktemp("whisper-cache")
+
+
+@pytest.fixture
+def in_process(monkeypatch, whisper_cache):
+    """``callqa`` in this process (for monkeypatching), with the module's cache."""
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(whisper_cache))
+    monkeypatch.delenv("CALLQA_DB", raising=False)
+    monkeypatch.delenv("CALLQA_REDACT", raising=False)
+    return main
+
+
+@pytest.fixture(params=["sqlite", "postgresql"])
+def db_url(request, tmp_path) -> str:
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path / 'callqa.db'}"
+    url = request.getfixturevalue("postgres_url")
+    reset_database(url)
+    services.open_database.cache_clear()  # a migrated engine for the dropped schema is stale
+    return url
+
+
+# ----------------------------------------------------------------------------- broken files
+
+def make_broken_batch(folder: Path) -> tuple[dict[Path, int | None], dict[Path, str], list[Path]]:
+    """Good and broken inputs: returns (good: {path: segments or None for audio},
+    broken: {path: pattern its error message must match}, extra command-line paths)."""
+    good: dict[Path, int | None] = dict(write_transcripts(folder, 6))
+    uni = folder / "Ünïcødé 通话"
+    uni.mkdir()
+    shutil.copy(STEREO, uni / "Ünïcødé 通话 ☎.ogg")
+    shutil.copy(MONO, folder / "mono.mp3")
+    good[uni / "Ünïcødé 通话 ☎.ogg"] = None
+    good[folder / "mono.mp3"] = None
+    ref = json.loads((REFERENCE / "c03_bob_moving_house.json").read_text(encoding="utf-8"))
+    (uni / "Ünïcødé ☎.json").write_text(json.dumps({**ref, "batch_copy": "unicode"}, ensure_ascii=False),
+                                        encoding="utf-8")
+    good[uni / "Ünïcødé ☎.json"] = len(ref["segments"])
+
+    broken: dict[Path, str] = {}
+    (folder / "corrupt.wav").write_bytes(bytes(range(256)) * 12)
+    broken[folder / "corrupt.wav"] = "not a readable audio file|corrupt"
+    (folder / "truncated.ogg").write_bytes(STEREO.read_bytes()[:4000])
+    broken[folder / "truncated.ogg"] = "not a readable audio file|corrupt"
+    (folder / "empty.mp3").write_bytes(b"")
+    broken[folder / "empty.mp3"] = "empty"
+    (folder / "notes.mp3").write_text("meeting notes, not a recording\n")
+    broken[folder / "notes.mp3"] = "not a readable audio file"
+    import wave
+
+    with wave.open(str(folder / "zero.wav"), "wb") as w:  # a valid header and no samples
+        w.setnchannels(1)
+        w.setsampwidth(2)
+        w.setframerate(16000)
+    broken[folder / "zero.wav"] = "no audio samples"
+    (folder / "bad.json").write_text('{"segments": [\n')
+    broken[folder / "bad.json"] = r"bad\.json:2: invalid JSON"
+    (folder / "silent.json").write_text('{"segments": []}')
+    broken[folder / "silent.json"] = "no speech"
+    (folder / "folder.wav").mkdir()  # a folder with an audio name: walked, not an input
+    dangling = folder.parent / "dangling.ogg"  # named on the command line
+    dangling.symlink_to(folder / "gone.ogg")
+    broken[dangling] = "cannot read the file"
+    if os.geteuid() != 0:  # root reads anything
+        locked = folder / "locked.wav"
+        shutil.copy(SAMPLES / "c01_alice_double_charge.ogg", locked)
+        locked.chmod(0)
+        broken[locked] = "cannot read|permission"
+    return good, broken, [dangling, folder / "folder.wav"]
+
+
+@pytest.mark.slow  # Whisper transcribes real recordings (unless this module's cache has them)
+def test_a_batch_with_broken_files_records_each_failure_and_scores_the_rest(tmp_path, whisper_cache):
+    folder = tmp_path / "calls"
+    good, broken, extra = make_broken_batch(folder)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    run = callqa("score", folder, *extra, "--db", url, "--format", "json", "-j", "2", cache=whisper_cache)
+
+    assert run.returncode == 2, run.stderr  # failures: exit 2, after the whole batch
+    assert "Traceback" not in run.stderr
+    by_file = {Path(o["file"]): o for o in outcomes(run.stdout)}
+    assert set(by_file) == set(good) | set(broken)
+    assert {p for p, o in by_file.items() if o["status"] == "scored"} == set(good)
+    assert_each_stored_once(url, good)
+
+    errors = {Path(f): m for f, m in query(url, "SELECT file, message FROM errors")}
+    assert set(errors) == set(broken)
+    for path, pattern in broken.items():
+        assert str(path) in errors[path]  # the message names the file...
+        assert re.search(pattern, errors[path]), errors[path]  # ...and says what is wrong
+        assert errors[path] in run.stderr  # and is listed at the end of the run
+    audio = [c for c in list_calls_of(url) if c.file.endswith((".ogg", ".mp3"))]
+    assert {c.engine for c in audio} == {"faster-whisper"}  # really transcribed, not imported
+
+
+def list_calls_of(url: str):
+    with services.session_for(url) as session:
+        return list_calls(session, limit=1000)
+
+
+def test_a_dangling_symlink_inside_a_folder_is_recorded_as_a_failure(tmp_path, whisper_cache):
+    folder = tmp_path / "calls"
+    write_transcripts(folder, 1)
+    (folder / "gone.ogg").symlink_to(tmp_path / "nowhere.ogg")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    run = callqa("score", folder, "--db", url, "-j", "1", cache=whisper_cache)
+    assert run.returncode == 2
+    assert [Path(f).name for (f,) in query(url, "SELECT file FROM errors")] == ["gone.ogg"]
+
+
+# ----------------------------------------------------------------------------- killed and rerun
+
+def test_a_batch_killed_half_way_and_run_again_stores_every_file_exactly_once(tmp_path, whisper_cache):
+    files = write_transcripts(tmp_path / "calls", 240)
+    db = tmp_path / "q.db"
+    url = f"sqlite:///{db}"
+    proc = subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(tmp_path / "calls"), "--db", url,
+                             "-j", "2", "--format", "json"], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+                            env=cli_env(whisper_cache), start_new_session=True)
+    import sqlite3
+
+    stored, deadline = 0, time.monotonic() + 180
+    try:
+        while stored < 40:
+            assert proc.poll() is None, f"the batch ended before it could be killed: {proc.stderr.read()}"
+            assert time.monotonic() < deadline, "no calls were stored in 180 s"
+            time.sleep(0.02)
+            if db.exists():
+                with sqlite3.connect(db, timeout=30) as conn:
+                    try:
+                        stored = conn.execute("SELECT COUNT(*) FROM calls").fetchone()[0]
+                    except sqlite3.OperationalError:  # not migrated yet
+                        stored = 0
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)  # the command and its worker processes
+        proc.wait()
+    assert proc.returncode == -signal.SIGKILL
+    at_kill = query(url, "SELECT COUNT(*) FROM calls")[0][0]
+    assert 40 <= at_kill < len(files), "killed half-way"
+
+    rerun = callqa("score", tmp_path / "calls", "--db", url, "-j", "2", "--format", "json", cache=whisper_cache)
+    assert rerun.returncode == 0, rerun.stderr
+    statuses = [o["status"] for o in outcomes(rerun.stdout)]
+    assert statuses.count("skipped") == at_kill
+    assert statuses.count("scored") == len(files) - at_kill
+    assert_each_stored_once(url, files)
+    assert query(url, "SELECT COUNT(*) FROM errors")[0][0] == 0
+
+
+# ----------------------------------------------------------------------------- two writers
+
+def test_two_batches_write_to_one_sqlite_file_at_once_without_locking_errors_or_lost_rows(tmp_path, whisper_cache):
+    own_a = write_transcripts(tmp_path / "a", 100, "a")
+    own_b = write_transcripts(tmp_path / "b", 100, "b")
+    shared = write_transcripts(tmp_path / "shared", 20, "s")  # both processes score these
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    procs = [subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(tmp_path / name),
+                               str(tmp_path / "shared"), "--db", url, "-j", "1", "--format", "json"],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                              env=cli_env(whisper_cache))
+             for name in ("a", "b")]
+    results = [p.communicate(timeout=300) for p in procs]
+    for proc, (out, err) in zip(procs, results):
+        assert proc.returncode == 0, err
+        assert "locked" not in (out + err).lower()
+        assert {o["status"] for o in outcomes(out)} <= {"scored", "skipped"}
+    assert_each_stored_once(url, own_a | own_b | shared)
+    assert query(url, "SELECT COUNT(*) FROM errors")[0][0] == 0
+    # the two really wrote at the same time: their calls interleave in insertion order
+    order = [Path(f).parent.name for (f,) in query(url, "SELECT file FROM calls ORDER BY id")]
+    order = [name for name in order if name != "shared"]
+    switches = sum(1 for x, y in zip(order, order[1:]) if x != y)
+    assert switches >= 2, f"the batches did not overlap ({switches} switches)"
+
+
+# ----------------------------------------------------------------------------- store, skip, list
+
+def test_score_then_rerun_skips_and_agents_lists_them(db_url, tmp_path, whisper_cache):
+    files = write_transcripts(tmp_path / "calls", 6)
+    names = sorted(files)
+    with open(tmp_path / "calls" / "calls.csv", "w", newline="", encoding="utf-8") as fh:
+        w = csv.writer(fh)
+        w.writerow(["file", "agent", "date"])
+        for i, p in enumerate(names):
+            w.writerow([p.name, ("dana", "erin")[i % 2], f"2026-11-{i + 1:02d}"])
+
+    first = callqa("score", tmp_path / "calls", "--db", db_url, "--format", "json", "-j", "1", cache=whisper_cache)
+    assert first.returncode == 0, first.stderr
+    assert [o["status"] for o in outcomes(first.stdout)] == ["scored"] * 6
+    assert_each_stored_once(db_url, files)
+
+    again = callqa("score", tmp_path / "calls", "--db", db_url, "--format", "json", "-j", "1", cache=whisper_cache)
+    assert again.returncode == 0, again.stderr
+    assert [o["status"] for o in outcomes(again.stdout)] == ["skipped"] * 6
+    assert "skipped 6" in again.stderr
+    assert_each_stored_once(db_url, files)
+
+    listed = callqa("agents", "--db", db_url, "--format", "json", cache=whisper_cache)
+    assert listed.returncode == 0, listed.stderr
+    agents = json.loads(listed.stdout)
+    assert [set(a) for a in agents] == [{"agent", "calls", "score", "sections"}] * 2
+    scores = {o["file"]: o for o in outcomes(first.stdout)}
+    for a in agents:
+        mine = [scores[str(p)] for i, p in enumerate(names) if ("dana", "erin")[i % 2] == a["agent"]]
+        assert a["calls"] == 3
+        assert a["score"] == pytest.approx(sum(o["score"] for o in mine) / 3)
+        assert set(a["sections"]) == set(mine[0]["sections"])
+    table = list(csv.reader(io.StringIO(callqa("agents", "--db", db_url, "--format", "csv",
+                                               cache=whisper_cache).stdout)))
+    assert table[0][:3] == ["agent", "calls", "score"] and sorted(table[0][3:]) == sorted(agents[0]["sections"])
+    assert [(r[0], int(r[1]), float(r[2])) for r in table[1:]] == \
+        [(a["agent"], a["calls"], pytest.approx(a["score"], abs=0.051)) for a in agents]
+    with services.session_for(db_url) as session:
+        calls = sorted(list_calls(session), key=lambda c: c.file)
+    assert [(c.file, c.agent, c.call_date.day) for c in calls] == \
+        [(str(p), ("dana", "erin")[i % 2], i + 1) for i, p in enumerate(names)]
+
+
+# ----------------------------------------------------------------------------- rescoring
+
+def edited_rubric(path: Path, section: str = "rapport", weight: int = 60) -> Path:
+    """A copy of the default rubric with one section's weight changed."""
+    text_ = RUBRIC.read_text(encoding="utf-8")
+    text_, n = re.subn(rf"(\{{id: {section}, name: [^,]+, weight: )\d+\}}", rf"\g<1>{weight}}}", text_)
+    assert n == 1
+    path.write_text(text_, encoding="utf-8")
+    return path
+
+
+@pytest.mark.slow  # Whisper transcribes real recordings (unless this module's cache has them)
+def test_a_changed_rubric_rescores_stored_transcripts_without_whisper(tmp_path, in_process, monkeypatch, capsys):
+    folder = tmp_path / "calls"
+    files = write_transcripts(folder, 3)
+    shutil.copy(STEREO, folder / "stereo.ogg")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json"]) == 0
+    before = {o["file"]: o["score"] for o in outcomes(capsys.readouterr().out)}
+    assert len(before) == 4
+
+    def no_whisper(*args, **kwargs):
+        raise AssertionError("rescoring must not transcribe or decode anything")
+
+    monkeypatch.setattr(services, "transcribe_file", no_whisper)
+    monkeypatch.setattr("callqa.transcribe.decode", no_whisper)
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "empty-cache"))  # no cached transcript either
+    rubric = edited_rubric(tmp_path / "edited.yaml")
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json", "--rubric", str(rubric)]) == 0
+    after = outcomes(capsys.readouterr().out)
+    assert [o["status"] for o in after] == ["rescored"] * 4
+
+    edited = load_rubric(rubric)
+    with services.session_for(url) as session:
+        for call in list_calls(session):
+            expected = score_transcript(stored_transcript(session, call.id), edited)
+            assert call.score == pytest.approx(expected.score)
+            assert call.rubric_version == services.rubric_version(edited)
+    by_file = {o["file"]: o["score"] for o in after}
+    assert by_file[str(folder / "stereo.ogg")] != before[str(folder / "stereo.ogg")]  # rapport 66.7 weighs more
+    assert all(o["sections"]["rapport"] is not None for o in after)
+
+    # the same rubric again: skipped; --rescore forces it, still without Whisper
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json", "--rubric", str(rubric)]) == 0
+    assert {o["status"] for o in outcomes(capsys.readouterr().out)} == {"skipped"}
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json", "--rubric", str(rubric),
+                       "--rescore"]) == 0
+    assert {o["status"] for o in outcomes(capsys.readouterr().out)} == {"rescored"}
+    assert_each_stored_once(url, {**files, folder / "stereo.ogg": None})
+
+    # --rescore with no PATH: every stored call, even with the folder gone; back to the default rubric
+    shutil.rmtree(folder)
+    assert in_process(["score", "--rescore", "--db", url, "--format", "json"]) == 0
+    again = outcomes(capsys.readouterr().out)
+    assert sorted(o["file"] for o in again) == sorted(before)
+    assert all(o["status"] == "rescored" for o in again)
+    assert {o["file"]: o["score"] for o in again} == pytest.approx(before)
+    assert query(url, "SELECT COUNT(*) FROM calls")[0][0] == 4
+
+
+# ----------------------------------------------------------------------------- agents, privacy, exit codes
+
+def test_agents_come_from_the_sidecar_then_the_file_name_pattern(tmp_path, in_process, capsys):
+    folder = tmp_path / "calls"
+    week = folder / "week46"
+    ref = json.loads((REFERENCE / "c10_alice_contact_update.json").read_text(encoding="utf-8"))
+    names = {week / "x.json": "dana", week / "erin_2026-11-03_0042.json": "erin",
+             week / "frank_20261104_7.json": "frank", folder / "odd name.json": "unassigned"}
+    week.mkdir(parents=True)
+    for i, path in enumerate(names):
+        path.write_text(json.dumps({**ref, "n": i}), encoding="utf-8")
+    (folder / "calls.csv").write_text("file,agent,date\nweek46/x.json,dana,2026-11-02\n")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json",
+                       "--name-pattern", "{agent}_{date}_{id}"]) == 0
+    capsys.readouterr()
+    with services.session_for(url) as session:
+        stored = {c.file: (c.agent, c.call_date.date().isoformat()) for c in list_calls(session)}
+    assert {Path(f): a for f, (a, _) in stored.items()} == names
+    assert stored[str(week / "x.json")][1] == "2026-11-02"
+    assert stored[str(week / "erin_2026-11-03_0042.json")][1] == "2026-11-03"
+    assert stored[str(week / "frank_20261104_7.json")][1] == "2026-11-04"
+    assert in_process(["agents", "--db", url, "--format", "json"]) == 0
+    assert sorted((a["agent"], a["calls"]) for a in json.loads(capsys.readouterr().out)) == \
+        [("dana", 1), ("erin", 1), ("frank", 1), ("unassigned", 1)]
+
+
+def test_the_agents_table_fits_a_narrow_terminal_with_the_weakest_sections(tmp_path, in_process, capsys,
+                                                                            monkeypatch):
+    folder = tmp_path / "calls"
+    write_transcripts(folder, 2, "dana")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--agent", "dana"]) == 0
+    capsys.readouterr()
+    [dana] = services.agent_summaries(url)
+    weakest = sorted((v, k) for k, v in dana.sections.items() if v is not None)[0][1]
+    monkeypatch.setenv("COLUMNS", "80")
+    assert in_process(["agents", "--db", url]) == 0
+    out = capsys.readouterr().out
+    assert max(map(len, out.splitlines())) <= 80
+    row = next(line for line in out.splitlines() if "dana" in line)
+    assert f"{dana.score:.1f}" in row and weakest in row
+    monkeypatch.setenv("COLUMNS", "200")
+    assert in_process(["agents", "--db", url]) == 0
+    wide = capsys.readouterr().out
+    assert all(name in wide for name in dana.sections)
+
+
+def test_a_calls_json_sidecar_is_not_scored_as_a_transcript(tmp_path, in_process, capsys):
+    folder = tmp_path / "calls"
+    write_transcripts(folder, 1, "x")
+    (folder / "calls.json").write_text(json.dumps([{"file": "x_0000.json", "agent": "dana", "date": "2026-11-02"}]))
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    code = in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json"])
+    assert [(Path(o["file"]).name, o["status"], o["agent"]) for o in outcomes(capsys.readouterr().out)] == \
+        [("x_0000.json", "scored", "dana")]
+    assert code == 0
+
+
+PII_CALL = {"version": 1, "duration": 30.0, "engine": "script", "model": "", "roles": "labels", "segments": [
+    {"speaker": "agent", "start": 0.5, "end": 5.0,
+     "text": "Thank you for calling Northwind Energy, my name is Sam. How can I help you today?"},
+    {"speaker": "customer", "start": 5.5, "end": 12.0,
+     "text": "You charged my card 4111 1111 1111 1111 twice, my email is jane.doe@example.com."},
+    {"speaker": "agent", "start": 12.5, "end": 20.0,
+     "text": "I can see card 4111 1111 1111 1111 here, and I'll write to jane.doe@example.com today."},
+    {"speaker": "agent", "start": 25.5, "end": 30.0, "text": "Is there anything else? Thank you, goodbye."}]}
+PII = ("4111", "jane.doe", "example.com")
+
+
+def pii_rubric(path: Path) -> Path:
+    """The default rubric plus a criterion whose flag quotes what the agent read out."""
+    rubric = yaml.safe_load(RUBRIC.read_text(encoding="utf-8"))
+    rubric["criteria"].append({
+        "id": "negative_phrasing.reads_data_aloud", "name": "Reads personal data aloud", "category": "compliance",
+        "section": "negative_phrasing", "speaker": "agent", "weight": 1, "severity": "major", "polarity": "negative",
+        "message": "The agent read personal data aloud.", "source": {"seed": "test", "guidance": "test"},
+        "check": {"type": "phrase", "mode": "forbidden", "regex": [r"card (?:\d+ ?){4}", r"write to \S+"]}})
+    path.write_text(yaml.safe_dump(rubric, sort_keys=False), encoding="utf-8")
+    return path
+
+
+def stored_text(url: str) -> str:
+    rows = query(url, "SELECT text, COALESCE(CAST(words AS TEXT), '') FROM segments UNION ALL "
+                      "SELECT text, COALESCE(message, '') || ' ' || COALESCE(explanation, '') || ' ' || "
+                      "COALESCE(CAST(details AS TEXT), '') FROM flags")
+    return "\n".join(" ".join(r) for r in rows)
+
+
+def test_redact_keeps_card_numbers_and_emails_out_of_the_database(tmp_path, in_process, capsys):
+    (tmp_path / "calls").mkdir()
+    call = tmp_path / "calls" / "pii.json"
+    call.write_text(json.dumps(PII_CALL))
+    rubric = pii_rubric(tmp_path / "pii.yaml")
+    plain, redacted = f"sqlite:///{tmp_path / 'plain.db'}", f"sqlite:///{tmp_path / 'redacted.db'}"
+    assert in_process(["score", str(call), "--db", plain, "--rubric", str(rubric), "-j", "1"]) == 0
+    assert in_process(["score", str(call), "--db", redacted, "--rubric", str(rubric), "-j", "1", "--redact"]) == 0
+    capsys.readouterr()
+    assert all(p in stored_text(plain) for p in PII)  # without --redact the data is there: the check can fail
+    assert "4111" in " ".join(t for (t,) in query(plain, "SELECT text FROM flags"))
+    kept = stored_text(redacted)
+    assert not [p for p in PII if p in kept]
+    assert "[CARD]" in kept and "[EMAIL]" in kept
+
+
+def test_fail_under_exits_1_and_still_stores(tmp_path, in_process, capsys):
+    files = write_transcripts(tmp_path / "calls", 10)  # the ten references: good, poor and mixed calls
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(tmp_path / "calls"), "--db", url, "-j", "1", "--format", "json",
+                       "--fail-under", "50"]) == 1
+    scores = [o["score"] for o in outcomes(capsys.readouterr().out)]
+    assert min(scores) < 50 <= max(scores)
+    assert_each_stored_once(url, files)
+    other = f"sqlite:///{tmp_path / 'other.db'}"
+    assert in_process(["score", str(tmp_path / "calls"), "--db", other, "-j", "1", "--fail-under",
+                       str(min(scores))]) == 0
+
+
+def test_a_bad_rubric_exits_2_naming_file_and_line_before_any_work(tmp_path, whisper_cache):
+    write_transcripts(tmp_path / "calls", 2)
+    rubric = edited_rubric(tmp_path / "bad.yaml", "hold", -5)
+    line = next(i for i, s in enumerate(rubric.read_text().splitlines(), 1) if "weight: -5" in s)
+    run = callqa("score", tmp_path / "calls", "--db", tmp_path / "q.db", "--rubric", rubric, cache=whisper_cache)
+    assert run.returncode == 2
+    assert f"{rubric}:{line}:" in run.stderr and "weight" in run.stderr
+    assert "Traceback" not in run.stderr
+    assert not (tmp_path / "q.db").exists()
