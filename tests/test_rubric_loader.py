@@ -137,6 +137,14 @@ def test_cli_test_golden_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str
     assert "c1.json: score" in out and "flag negative_phrasing.dont_know missing" in out
 
 
+
+def test_the_sample_scripts_are_golden_calls_of_the_default_rubric(capsys: pytest.CaptureFixture[str]) -> None:
+    """samples/reference/*.expect.yaml: what each sample script was written to show."""
+    golden = REPO / "samples" / "reference"
+    assert len(list(golden.glob("*.expect.yaml"))) == len(list(golden.glob("*.json"))) == 10
+    assert main(["rubric", "test", "--golden", str(golden)]) == 0
+    assert "10 golden call(s), 0 problem(s)" in capsys.readouterr().out
+
 # --- the default rubric ---------------------------------------------------------------------
 
 def test_default_rubric_categories_and_sources() -> None:
