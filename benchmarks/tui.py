@@ -11,7 +11,7 @@ Two measurements of each:
   frame written after the first page of calls is in the table; from an Enter key event (as the
   terminal driver delivers it) to the first frame written after the call's transcript and flags
   are in their widgets.
-- for real (when tmux is installed): ``python -m callqa.cli_tui`` started in a 120×40 tmux pane,
+- for real (when tmux is installed): ``python -m callqa.cli tui`` started in a 120×40 tmux pane,
   from launching the command (Python start and imports included) until ``capture-pane`` shows
   the first page, and from ``send-keys Enter`` until the pane shows the call. Polled every
   ~10 ms, so these figures are good to about ±15 ms.
@@ -109,7 +109,7 @@ def _wait_for(session: str, text: str, timeout: float = 30.0) -> float:
 
 def in_tmux(db: str, opens: int, ids: list[int], total: int) -> tuple[float, list[float]]:
     session = f"callqa-bench-{os.getpid()}"
-    env = f"TERM=xterm-256color CALLQA_PLAYER=none {sys.executable} -m callqa.cli_tui --db '{db}' --reviewer bench"
+    env = f"TERM=xterm-256color CALLQA_PLAYER=none {sys.executable} -m callqa.cli tui --db '{db}' --reviewer bench"
     start = time.perf_counter()
     subprocess.run(["tmux", "new-session", "-d", "-s", session, "-x", "120", "-y", "40", env], check=True)
     try:
@@ -179,7 +179,7 @@ def main() -> None:
     summary("Enter → call screen drawn", opens)
 
     if not args.no_tmux and shutil.which("tmux"):
-        print("real terminal (tmux 120×40, python -m callqa.cli_tui):")
+        print("real terminal (tmux 120×40, python -m callqa.cli tui):")
         first, opens = in_tmux(args.db, args.opens, ids, total)
         print(f"  {'command → first page on screen (incl. imports)':<44} {ms(first)}   (target < 1 s)")
         summary("send-keys Enter → call on screen", opens)

@@ -21,14 +21,12 @@ from __future__ import annotations
 import argparse
 import json
 from pathlib import Path
-from typing import Any
-
-import yaml
+from typing import TYPE_CHECKING, Any
 
 from callqa.errors import CallQAError
-from callqa.rubric.examples import run_example
-from callqa.rubric.loader import DEFAULT_RUBRIC, RubricError, load_rubric
-from callqa.rubric.schema import Criterion, Rubric
+
+if TYPE_CHECKING:  # the rubric engine is imported by the commands, not to build `callqa --help`
+    from callqa.rubric.schema import Criterion, Rubric
 
 EXIT_OK, EXIT_FAIL, EXIT_ERROR = 0, 1, 2
 
@@ -57,12 +55,16 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
 
 
 def _load(path: Path | None) -> Rubric:
+    from callqa.rubric.loader import load_rubric
+
     if path is not None and not path.is_file():
         raise CallQAError(f"{path}: no such rubric file")
     return load_rubric(path)
 
 
 def cmd_check(args: argparse.Namespace) -> int:
+    from callqa.rubric.loader import RubricError, load_rubric
+
     if not args.file.is_file():
         raise CallQAError(f"{args.file}: no such rubric file")
     try:
@@ -138,6 +140,8 @@ def cmd_explain(args: argparse.Namespace) -> int:
 
 
 def run_examples(rubric: Rubric) -> tuple[int, list[str]]:
+    from callqa.rubric.examples import run_example
+
     """(examples run, what went wrong) for every criterion's pass/fail examples."""
     problems, n = [], 0
     for crit in rubric.criteria:
@@ -164,6 +168,8 @@ def _band(value: float | None, band: Any) -> bool:
 
 def check_golden(rubric: Rubric, folder: Path) -> tuple[int, list[str]]:
     """(golden calls checked, what went wrong) for a folder of transcripts with sidecars."""
+    import yaml
+
     from callqa.importers import is_transcript_file, load_transcript
     from callqa.scoring import score_transcript
 
@@ -199,6 +205,8 @@ def check_golden(rubric: Rubric, folder: Path) -> tuple[int, list[str]]:
 
 
 def cmd_test(args: argparse.Namespace) -> int:
+    from callqa.rubric.loader import DEFAULT_RUBRIC
+
     rubric = _load(args.file)
     n, problems = run_examples(rubric)
     label = args.file or DEFAULT_RUBRIC

@@ -14,7 +14,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
 from sqlalchemy.orm import Session
@@ -24,12 +24,13 @@ from callqa.audio import content_hash
 from callqa.errors import CallQAError
 from callqa.parallel import default_workers, run_all
 from callqa.redact import redact_transcript
-from callqa.rubric.loader import load_rubric
-from callqa.rubric.schema import Rubric
-from callqa.scoring import CallScore, score_transcript
 from callqa.sidecar import AgentMapper
 from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_file
 from callqa.transcript import Transcript
+
+if TYPE_CHECKING:  # the rubric engine loads when something is scored, not to read the database
+    from callqa.rubric.schema import Rubric
+    from callqa.scoring import CallScore
 
 #: Version of the JSON line ``callqa score --format json`` prints per call.
 SCORE_LINE_VERSION = 1
@@ -111,6 +112,8 @@ def session_for(url: str | None = None) -> Iterator[Session]:
 
 @lru_cache(maxsize=4)
 def _rubric(path: str | None) -> Rubric:
+    from callqa.rubric.loader import load_rubric
+
     return load_rubric(path)
 
 
@@ -135,6 +138,8 @@ def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubr
 
 
 def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
+    from callqa.scoring import score_transcript
+
     if not transcript.segments:
         raise CallQAError(f"{transcript.file}: no speech was recognised; is the recording silent?")
     result = score_transcript(transcript, rubric)
