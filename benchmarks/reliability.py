@@ -255,7 +255,8 @@ def two_writers(root: Path, n_own: int, n_shared: int) -> bool:
     errors = sql(db, "SELECT COUNT(*) FROM errors")[0][0]
     scored = sum(statuses(out).get("scored", 0) for out, _ in results)
     row("(c) two writers", check.files, scored, errors, 0, check.duplicates, check.missing, wall,
-        f"(both processes scored the {n_shared} shared files; {locked} lock errors)")
+        f"(of the {n_shared} shared files, {max(0, scored - check.files)} were scored by both processes, "
+        f"the others skipped by the later one; {locked} lock errors)")
     return all(p.returncode == 0 for p in procs) and locked == errors == check.missing == check.duplicates == 0
 
 
