@@ -106,22 +106,24 @@ def all_calls(db_url: str) -> list[storage.CallSummary]:
 
 
 async def settle(pilot) -> None:
-    """Let every worker finish (and what it handed back run), except DirectoryTree's loader."""
+    """Let every worker finish (and what it handed back run), except DirectoryTree's loader, and
+    every DataTable measure its rows: until nothing changed for three pauses in a row."""
+    from textual.widgets import DataTable
+
     app = pilot.app
-    for _ in range(4):
-        await pilot.pause()
+    quiet = 0
+    for _ in range(200):
+        await pilot.pause(0.01)
         running = [w for w in app.workers if w.group != "_loader" and not w.is_finished]
         if running:
             await app.workers.wait_for_complete(running)
-    await pilot.pause()
-    # DataTable sizes its columns when its message queue is idle: wait for that too
-    from textual.widgets import DataTable
-
-    for _ in range(50):
-        pending = [t for t in app.screen.query(DataTable) if t._require_update_dimensions or t._updated_cells]
-        if not pending:
+        # DataTable sizes its columns when its message queue is idle
+        pending = [t for t in app.screen.query(DataTable)
+                   if t._require_update_dimensions or t._updated_cells or t._new_rows]
+        quiet = 0 if running or pending else quiet + 1
+        if quiet >= 3:
             break
-        await pilot.pause(0.02)
+    await pilot.pause()
 
 
 def table_rows(screen, selector: str = "DataTable") -> list[list[str]]:

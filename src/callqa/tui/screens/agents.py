@@ -18,6 +18,7 @@ from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 from callqa.review import AgentOverview, agent_overviews, sparkline
 from callqa.tui.widgets.format import score, score_text
 from callqa.tui.widgets.modebar import ModeBar
+from callqa.tui.widgets.table import MeasuredTable
 
 TREND_WEEKS = 12
 
@@ -45,7 +46,7 @@ class AgentsScreen(Screen):
 
     def compose(self) -> ComposeResult:
         yield ModeBar("agents")
-        yield DataTable(id="agents", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="agents", cursor_type="row", zebra_stripes=True)
         with Vertical(id="agent-detail"):
             yield Label("", id="trend-label")
             yield Sparkline([], id="trend")

@@ -12,6 +12,7 @@ from textual.widgets import DataTable, Footer, Static
 
 from callqa.review import Agreement, agreement
 from callqa.tui.widgets.modebar import ModeBar
+from callqa.tui.widgets.table import MeasuredTable
 
 
 def _kappa_text(k: float | None) -> Text:
@@ -35,7 +36,7 @@ class AgreementScreen(Screen):
                           "only / neither flag the problem; acc./rej.: flags accepted / rejected; added: flags "
                           "the machine missed. Worst kappa first: < 0.4 poor, 0.4-0.6 moderate, > 0.6 good; "
                           "n/a: the same answer every time.", style="dim"), classes="bar")
-        yield DataTable(id="agreement", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="agreement", cursor_type="row", zebra_stripes=True)
         yield Static("loading…", id="status", classes="bar")
         yield Footer(compact=True)
 

@@ -16,6 +16,7 @@ from textual.widgets import DataTable, Footer, Input, Static
 from callqa.review import CallFilters, CallsPage, calls_page
 from callqa.tui.widgets.format import day, duration, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
+from callqa.tui.widgets.table import MeasuredTable
 
 PAGE_SIZE = 100
 #: column key → list_calls ordering
@@ -71,7 +72,7 @@ class CallsScreen(Screen):
         yield ModeBar("calls")
         yield Static(id="filters", classes="bar")
         yield SearchInput(placeholder="search transcript text: Enter applies, Esc cancels", id="search")
-        yield DataTable(id="calls", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="calls", cursor_type="row", zebra_stripes=True)
         yield Static("loading…", id="status", classes="bar")
         yield Footer(compact=True)
 

@@ -14,6 +14,7 @@ from textual.widgets import DataTable, Footer, Static
 from callqa.review import PRIORITY, QueueItem, QueueSettings, review_queue
 from callqa.tui.widgets.format import day, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
+from callqa.tui.widgets.table import MeasuredTable
 
 REASON_STYLE = {"disputed": "bold #ff875f", "critical": "bold #ff5f5f", "uncertain roles": "#ffd75f",
                 "poor audio": "#ffd75f", "fuzzy match": "#d7afff", "weekly sample": "#87afd7"}
@@ -35,7 +36,7 @@ class QueueScreen(Screen):
         yield ModeBar("queue")
         legend = "  ".join(f"{r} ({p})" for r, p in PRIORITY.items())
         yield Static(Text(f"priority: {legend}", style="dim"), classes="bar")
-        yield DataTable(id="queue", cursor_type="row", zebra_stripes=True)
+        yield MeasuredTable(id="queue", cursor_type="row", zebra_stripes=True)
         yield Static("loading the queue…", id="status", classes="bar")
         yield Footer(compact=True)
 
