@@ -5,12 +5,13 @@ metrics in ``metrics``.
 
 from __future__ import annotations
 
+import functools
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
 from .flags import Flag, Status
-from .matchers import STOP, Hit, PhraseIndex, dedupe, explain, make_detector
+from .matchers import STOP, Hit, PhraseIndex, dedupe, explain, make_detector, words_regex
 from .metrics import METRIC_FUNCS
 from .schema import (AnyCheck, ConditionalCheck, Criterion, CustomerNameCheck, MetricCheck, PatternCheck,
                      PhraseCheck)
@@ -97,11 +98,15 @@ class ConditionalEvaluator:
         if not triggers:
             return Outcome("na", [], None, "no trigger")
         then_segs = ctx.scope(cfg.then.speaker, None)
+        # matching is per segment: find responses once in every turn, then look in each window
+        responses_in: dict[int, list[Hit]] = {}
+        for h in self.then.find(ctx, then_segs):
+            responses_in.setdefault(h.seg, []).append(h)
         flags, answered = [], 0
         for seg, trig in triggers.items():
             same = cfg.then.speaker in (cfg.when.speaker, "any")
             window = [j for j in then_segs if j > seg or (same and j == seg)][:cfg.within_turns]
-            responses = self.then.find(ctx, window)
+            responses = [h for j in window for h in responses_in.get(j, ())]
             if responses:
                 answered += 1
                 if crit.polarity == "positive":
@@ -139,7 +144,10 @@ class MetricEvaluator:
         return Outcome("pass" if ok else "fail", flags, value, f"{cfg.metric} = {value:g}")
 
 
-_HONORIFIC = re.compile(r"(?<![\w'])(?:mr|mrs|ms|miss|mister|missus|dr)\.?\s+([a-z][a-z'-]+)")
+_HONORIFIC_WORDS = ("mr", "mrs", "ms", "miss", "mister", "missus", "dr")
+_HONORIFIC = re.compile(words_regex(_HONORIFIC_WORDS, whole=False) + r"\.?\s+([a-z][a-z'-]+)")
+#: Words one of which an introduction holds ("my name is", "it's", "I'm", "I am").
+_INTRO_WORDS = frozenset(["is", "its", "im", "am", "names"])
 _INTRO = re.compile(r"(?i:my name is|my name's|name's|this is|it's|i'm|i am)\s+"
                     r"([A-Z][a-z]+)(?:\s+([A-Z][a-z'-]+))?")
 #: Words after "miss" that make it the verb: "you didn't miss anything".
@@ -147,6 +155,12 @@ _NOT_AFTER_MISS = frozenset("""anything out that them him her any one some somet
     everything payment payments appointment call calls deadline bit thing""".split())
 _NOT_NAMES = frozenset("""monday tuesday wednesday thursday friday saturday sunday january february
     march april may june july august september october november december the a i""".split())
+
+
+@functools.lru_cache(maxsize=4096)
+def _name_regex(name: str) -> re.Pattern[str]:
+    """A customer's name as a whole word (names recur across calls: compiled once)."""
+    return re.compile(words_regex([name]))
 
 
 class CustomerNameEvaluator:
@@ -162,22 +176,26 @@ class CustomerNameEvaluator:
         for n in extra.lower().split():
             known.setdefault(n, 0.0)
         for i in ctx.scope("customer", None):
+            if _INTRO_WORDS.isdisjoint(ctx.tokens[i]):
+                continue
             seg = ctx.segments[i]
             for m in _INTRO.finditer(seg.text):
                 for n in m.groups():
                     if n and n.lower() not in _NOT_NAMES:
                         known.setdefault(n.lower(), seg.start)
-        name_re = (re.compile(r"(?<![\w'])(" + "|".join(map(re.escape, known)) + r")(?![\w'])")
-                   if known else None)
+        by_token = {n.replace("'", ""): n for n in known}  # a name as the token sets hold it
         hits = []
         for i in ctx.scope(crit.speaker, crit.window):
-            text, seg = ctx.normed[i], ctx.segments[i]
-            spans = [(m.start(), m.end(), "honorific") for m in _HONORIFIC.finditer(text)
-                     if m.group(1) not in _NOT_NAMES and m.group(1).replace("'", "") not in STOP
-                     and m.group(1) not in _NOT_AFTER_MISS]
-            if name_re:
-                spans += [(m.start(), m.end(), "name") for m in name_re.finditer(text)
-                          if seg.start >= known[m.group(1)]]
+            text, seg, toks = ctx.normed[i], ctx.segments[i], ctx.tokens[i]
+            spans = []
+            if not toks.isdisjoint(_HONORIFIC_WORDS):
+                spans += [(m.start(), m.end(), "honorific") for m in _HONORIFIC.finditer(text)
+                          if m.group(1) not in _NOT_NAMES and m.group(1).replace("'", "") not in STOP
+                          and m.group(1) not in _NOT_AFTER_MISS]
+            for tok in toks & by_token.keys():
+                name = by_token[tok]
+                if seg.start >= known[name]:
+                    spans += [(m.start(), m.end(), "name") for m in _name_regex(name).finditer(text)]
             hits += [Hit(i, a, b, how, text[a:b]) for a, b, how in spans]
         hits = dedupe(hits)
         if not hits and not known:
