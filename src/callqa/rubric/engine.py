@@ -35,7 +35,7 @@ class CallContext:
         self._index = index
         self._candidates: dict[int, dict[int, set[int]]] | None = None
         #: Detectors' results for this transcript, by (detector, segments).
-        self.memo: dict[tuple[int, tuple[int, ...]], Any] = {}
+        self.memo: dict[tuple[Any, ...], Any] = {}
         self._scopes: dict[tuple[str, Window | None], list[int]] = {}
         self._want: set[int] = set()
         self._docs: dict[int, Any] = {}

@@ -57,10 +57,12 @@ def words_regex(words: Iterable[str], whole: bool = True) -> str:
     return "(?:" + "|".join(map(word_regex, words)) + ")" + (r"(?![\w'])" if whole else "")
 
 
-NEGATION = re.compile(words_regex(
-    "no not never nothing nobody none nope cannot".split()
-    + [stem + "'t" for stem in "don doesn didn can couldn won wouldn shouldn isn aren wasn weren "
-                               "haven hasn hadn ain mustn".split()]))
+_NEGATIONS = "no not never nothing nobody none nope cannot".split() + [
+    stem + "'t" for stem in "don doesn didn can couldn won wouldn shouldn isn aren wasn weren haven hasn hadn "
+                            "ain mustn".split()]
+NEGATION = re.compile(words_regex(_NEGATIONS))
+#: The same words as ``tokens`` holds them (apostrophes dropped): a cheap test before the regex.
+NEGATION_WORDS = frozenset(w.replace("'", "") for w in _NEGATIONS)
 #: Words too common to say whether a phrase could be in a segment.
 STOP = frozenset("""i a an the to you we it its is of for and that this me my your be on in at so
     do can will just have with im ill ive id youre youll youve thats our us are was if or as all
@@ -437,10 +439,17 @@ class PatternDetector:
               covered: dict[int, list[tuple[int, int]]] | None = None) -> list[int]:
         """The segments worth parsing: holding an anchor word outside every excluded
         phrase ("no problem") and outside ``covered`` (what a sibling phrase check of an
-        ``any`` check already matched), and a negation word when the match must be negated."""
-        out = []
+        ``any`` check already matched), and a negation word when the match must be negated.
+        (A detector always gets the same ``covered`` for the same segments: its parent's.)"""
+        key = ("segs", id(self), tuple(segs))
+        if key in ctx.memo:
+            return ctx.memo[key]  # type: ignore[no-any-return]
+        out = ctx.memo[key] = []
         for i in segs:
-            if self.anchors is not None and self.anchors.isdisjoint(ctx.tokens[i]):
+            toks = ctx.tokens[i]
+            if self.anchors is not None and self.anchors.isdisjoint(toks):
+                continue
+            if self.cfg.negated and NEGATION_WORDS.isdisjoint(toks):
                 continue
             text = ctx.normed[i]
             negs = [m.end() for m in NEGATION.finditer(text)] if self.cfg.negated else []
@@ -539,6 +548,12 @@ class AnyDetector:
         self.patterns = [c for c in children if isinstance(c, PatternDetector)]
 
     def _covered(self, ctx: CallContext, segs: list[int]) -> tuple[list[Hit], dict[int, list[tuple[int, int]]]]:
+        key = ("covered", id(self), tuple(segs))
+        if key not in ctx.memo:
+            ctx.memo[key] = self._find_covered(ctx, segs)
+        return ctx.memo[key]  # type: ignore[no-any-return]
+
+    def _find_covered(self, ctx: CallContext, segs: list[int]) -> tuple[list[Hit], dict[int, list[tuple[int, int]]]]:
         hits = [h for c in self.phrases for h in
                 (c.find_all(ctx, segs) if isinstance(c, PhraseDetector) else c.find(ctx, segs))]
         covered: dict[int, list[tuple[int, int]]] = {}
