@@ -34,6 +34,9 @@ def test_name_pattern_and_option(tmp_path):
     assert (info.agent, info.call_date, info.source) == ("erin", date(2026, 11, 3), "pattern")
     assert AgentMapper("{agent}_{date}_{id}", agent="frank").lookup(call).agent == "frank"
     assert AgentMapper().lookup(call).agent == UNASSIGNED
+    # the issue's own example names the suffix: it matches the whole file name
+    assert AgentMapper("{agent}_{date}_{id}.wav").lookup(call).agent == "erin"
+    assert AgentMapper("{agent}_{date}_{id}.mp3").lookup(call).agent == UNASSIGNED
 
 
 def test_bad_sidecar_and_pattern_are_clear_errors(tmp_path):

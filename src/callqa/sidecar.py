@@ -3,7 +3,8 @@
 Sidecars: a ``calls.csv`` (columns ``file,agent,date``; more are ignored) or ``calls.json``
 (a list of ``{"file", "agent", "date"}``) in the recording's folder or any folder above it,
 up to the folder the batch was started on. File names in a sidecar are relative to it.
-Pattern: e.g. ``{agent}_{date}_{id}`` matched against the file name without its suffix;
+Pattern: e.g. ``{agent}_{date}_{id}`` matched against the file name without its suffix, or
+``{agent}_{date}_{id}.wav`` against the whole name;
 ``{date}`` is YYYY-MM-DD or YYYYMMDD; ``{id}`` and ``{*}`` match anything.
 """
 
@@ -42,7 +43,8 @@ class AgentMapper:
             return CallInfo(self._agent, (row or {}).get("date") or fallback_date, "option")
         if row and row.get("agent"):
             return CallInfo(row["agent"], row.get("date") or fallback_date, "sidecar")
-        if self._pattern and (m := self._pattern.fullmatch(path.stem)):
+        # the pattern may name the suffix ("{agent}_{date}_{id}.wav") or leave it out
+        if self._pattern and (m := self._pattern.fullmatch(path.stem) or self._pattern.fullmatch(path.name)):
             found = m.groupdict()
             return CallInfo(found["agent"], _parse_date(found.get("date"), path) or fallback_date, "pattern")
         return CallInfo(UNASSIGNED, fallback_date, "none")
