@@ -6,6 +6,7 @@ The floors are the figures measured when the set was last extended, minus a smal
 from __future__ import annotations
 
 import importlib.util
+from collections import Counter
 from pathlib import Path
 
 import pytest
@@ -16,11 +17,11 @@ assert spec and spec.loader
 pr = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pr)
 
-# measured on 445 utterances: (precision, recall)
+# measured on 450 utterances: (precision, recall)
 MEASURED = {
     "closing": (1.00, 1.00), "empathy": (1.00, 0.91), "greeting": (1.00, 1.00),
     "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.98, 0.99),
-    "ownership": (0.96, 1.00), "rapport": (1.00, 1.00), "resolution": (0.96, 0.96),
+    "ownership": (0.97, 1.00), "rapport": (0.98, 1.00), "resolution": (0.96, 0.96),
 }
 MARGIN = 0.03
 
@@ -42,3 +43,11 @@ def test_precision_and_recall_do_not_regress(counts: dict, category: str) -> Non
     floor_p, floor_r = MEASURED[category]
     assert precision >= floor_p - MARGIN, f"{category} precision {precision:.2f}"
     assert recall >= floor_r - MARGIN, f"{category} recall {recall:.2f}"
+
+
+def test_the_second_set_written_without_seeing_the_rubric_does_not_regress() -> None:
+    """160 utterances by another author (0.90/0.72 before the rules were tuned on it, 0.95/0.95 after)."""
+    counts = pr.measure(path=pr.CSV.with_name("utterances_blind.csv"))[0]
+    precision, recall = pr.figures(sum(counts.values(), Counter()))
+    assert precision >= 0.95 - MARGIN, f"precision {precision:.2f}"
+    assert recall >= 0.95 - MARGIN, f"recall {recall:.2f}"
