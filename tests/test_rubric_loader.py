@@ -151,7 +151,7 @@ def test_default_rubric_categories_and_sources() -> None:
     rubric = load_rubric()
     cats = {c.category for c in rubric.criteria}
     assert cats == {"negative_phrasing", "empathy", "rapport", "listening", "ownership", "resolution",
-                    "hold", "greeting", "closing"}
+                    "hold", "greeting", "closing", "apology", "referral", "anything_else"}
     for c in rubric.criteria:
         assert c.source.guidance.strip(), c.id
         if SEEDS.is_dir():

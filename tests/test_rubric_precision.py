@@ -17,11 +17,13 @@ assert spec and spec.loader
 pr = importlib.util.module_from_spec(spec)
 spec.loader.exec_module(pr)
 
-# measured on 450 utterances: (precision, recall)
+# measured on 450 utterances: (precision, recall). 2026-12-02, with the semantic checks at
+# threshold 0.68: empathy precision 1.00 → 0.98, ownership 0.97 → 0.93 (the encoder hears
+# ownership in "I'm happy to help with that"); recall unchanged.
 MEASURED = {
-    "closing": (1.00, 1.00), "empathy": (1.00, 0.91), "greeting": (1.00, 1.00),
+    "closing": (1.00, 1.00), "empathy": (0.98, 0.91), "greeting": (1.00, 1.00),
     "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.98, 0.99),
-    "ownership": (0.97, 1.00), "rapport": (0.98, 1.00), "resolution": (0.96, 0.96),
+    "ownership": (0.93, 1.00), "rapport": (0.98, 1.00), "resolution": (0.96, 0.96),
 }
 MARGIN = 0.03
 
@@ -45,9 +47,10 @@ def test_precision_and_recall_do_not_regress(counts: dict, category: str) -> Non
     assert recall >= floor_r - MARGIN, f"{category} recall {recall:.2f}"
 
 
-def test_the_second_set_written_without_seeing_the_rubric_does_not_regress() -> None:
-    """160 utterances by another author (0.90/0.72 before the rules were tuned on it, 0.95/0.95 after)."""
-    counts = pr.measure(path=pr.CSV.with_name("utterances_blind.csv"))[0]
+def test_the_second_authors_set_does_not_regress() -> None:
+    """160 utterances by another author who never saw the rubric; but the rules were tuned on them
+    (0.90/0.72 before, 0.95/0.95 after), so this is a regression check, not a blind figure."""
+    counts = pr.measure(path=pr.CSV.with_name("utterances_second_author_tuned.csv"))[0]
     precision, recall = pr.figures(sum(counts.values(), Counter()))
     assert precision >= 0.95 - MARGIN, f"precision {precision:.2f}"
     assert recall >= 0.95 - MARGIN, f"recall {recall:.2f}"

@@ -1,17 +1,30 @@
-"""Transcript cache: audio content hash + engine + model + options → transcript JSON.
+"""The caches under one folder (``CALLQA_CACHE_DIR`` or the user cache folder):
 
-Rescoring with a changed rubric reads transcripts from here and never re-runs Whisper.
-Entries are written atomically (temp file + rename), so a killed run leaves no half entry.
+- transcripts: audio content hash + engine + model + options → transcript JSON. Rescoring with
+  a changed rubric reads transcripts from here and never re-runs Whisper. Entries are written
+  atomically (temp file + rename), so a killed run leaves no half entry.
+- embeddings: encoder id + sentence → its vector (``EmbeddingCache``), so rescoring a stored
+  call with an edited rubric embeds only the rubric's new examples.
 """
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import sqlite3
 import tempfile
+from collections.abc import Sequence
 from pathlib import Path
 
+import numpy as np
+from platformdirs import user_cache_dir
+
 from callqa.transcript import Transcript
+
+
+def cache_dir() -> Path:
+    return Path(os.environ.get("CALLQA_CACHE_DIR") or user_cache_dir("callqa"))
 
 
 class TranscriptCache:
@@ -52,3 +65,56 @@ def cache_key(content_hash: str, *parts: str) -> str:
 
     settings = hashlib.sha256("|".join(parts).encode()).hexdigest()[:16]
     return f"{content_hash}-{settings}"
+
+
+class EmbeddingCache:
+    """Sentence vectors by (encoder id, text), in one SQLite file shared by every process.
+
+    Several batch workers read and write it at once (WAL, a busy timeout; a write that still
+    fails is skipped: the cache is an optimisation, never a reason for a call to fail)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._db: sqlite3.Connection | None = None
+
+    def _conn(self) -> sqlite3.Connection:
+        if self._db is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            fresh = not self.path.exists()
+            self._db = sqlite3.connect(self.path, timeout=30, isolation_level=None)
+            if fresh:
+                os.chmod(self.path, 0o600)
+            self._db.execute("PRAGMA journal_mode=WAL")
+            self._db.execute("CREATE TABLE IF NOT EXISTS vectors (key BLOB PRIMARY KEY, dim INTEGER, vec BLOB)")
+        return self._db
+
+    @staticmethod
+    def key(encoder: str, text: str) -> bytes:
+        return hashlib.blake2b(f"{encoder}\0{text}".encode(), digest_size=16).digest()
+
+    def get(self, encoder: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        keys = {self.key(encoder, t): t for t in texts}
+        out: dict[str, np.ndarray] = {}
+        items = list(keys)
+        try:
+            db = self._conn()
+            for i in range(0, len(items), 500):
+                chunk = items[i:i + 500]
+                rows = db.execute(f"SELECT key, vec FROM vectors WHERE key IN ({','.join('?' * len(chunk))})", chunk)
+                for k, vec in rows:
+                    out[keys[k]] = np.frombuffer(vec, dtype=np.float32)
+        except sqlite3.Error:
+            return out
+        return out
+
+    def put(self, encoder: str, vectors: dict[str, np.ndarray]) -> None:
+        rows = [(self.key(encoder, t), v.shape[0], np.ascontiguousarray(v, dtype=np.float32).tobytes())
+                for t, v in vectors.items()]
+        try:
+            db = self._conn()
+            db.execute("BEGIN")
+            db.executemany("INSERT OR REPLACE INTO vectors VALUES (?, ?, ?)", rows)
+            db.execute("COMMIT")
+        except sqlite3.Error:
+            if self._db is not None and self._db.in_transaction:
+                self._db.execute("ROLLBACK")

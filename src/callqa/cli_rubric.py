@@ -51,6 +51,20 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
     te.add_argument("--golden", type=Path, metavar="DIR",
                     help="folder of transcripts with NAME.expect.yaml sidecars (score band, flags)")
     te.set_defaults(func=cmd_test)
+
+    ca = sub.add_parser("calibrate", help="precision and recall per label on a labelled utterance file; "
+                                          "choose semantic thresholds on its tune rows")
+    ca.add_argument("labelled", type=Path, metavar="FILE",
+                    help="CSV with columns text, labels (criterion ids or categories, ';'-separated), "
+                         "optional split (tune/heldout), speaker, note")
+    ca.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
+    ca.add_argument("--choose", action="store_true",
+                    help="choose each semantic criterion's threshold on the tune rows, report the held-out rows")
+    ca.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
+                    help="rows to report (default all; with --choose: heldout, when the file has one)")
+    ca.add_argument("--errors", action="store_true", help="list the utterances labelled differently")
+    ca.add_argument("--format", choices=("human", "json"), default="human")
+    ca.set_defaults(func=cmd_calibrate)
     return p
 
 
@@ -218,3 +232,57 @@ def cmd_test(args: argparse.Namespace) -> int:
     for p in problems:
         print(f"FAIL {p}")
     return EXIT_FAIL if problems else EXIT_OK
+
+
+def cmd_calibrate(args: argparse.Namespace) -> int:
+    from collections import Counter
+
+    from callqa.rubric import calibrate as cal
+
+    rubric = _load(args.rubric)
+    rows = cal.read_labelled(args.labelled)
+    if not rows:
+        raise CallQAError(f"{args.labelled}: no labelled rows")
+    labels = {lab for r in rows for lab in r.labels}
+    cal.check_labels(labels, rubric)
+    evidence = cal.collect(rows, rubric)
+    scorer = cal.Scorer(rubric, labels)
+    current = cal.semantic_thresholds(rubric)
+    thresholds = current
+    split = args.split
+    if args.choose:
+        tune = [i for i, r in enumerate(rows) if r.split in ("tune", "")]
+        if not current:
+            raise CallQAError(f"rubric {rubric.id!r} has no semantic criterion to calibrate")
+        thresholds = cal.choose_thresholds([rows[i] for i in tune], [evidence[i] for i in tune], scorer, current)
+        if split == "all" and any(r.split == "heldout" for r in rows):
+            split = "heldout"
+    chosen = [i for i, r in enumerate(rows) if split == "all" or r.split == split]
+    if not chosen:
+        raise CallQAError(f"{args.labelled}: no rows with split {split!r}")
+    counts, wrong = cal.confusion([rows[i] for i in chosen], [evidence[i] for i in chosen], scorer, thresholds)
+    total = sum(counts.values(), Counter())
+    if args.format == "json":
+        out = {"file": str(args.labelled), "rows": len(chosen), "split": split,
+               "labels": {lab: dict(zip(("precision", "recall", "f1"), map(lambda x: round(x, 3), cal.figures(c))))
+                          | {k: c[k] for k in ("tp", "fp", "fn", "tn")} for lab, c in counts.items()},
+               "all": dict(zip(("precision", "recall", "f1"), map(lambda x: round(x, 3), cal.figures(total)))),
+               "thresholds": {cid: {"current": current[cid], "chosen": thresholds[cid]} for cid in current}}
+        print(json.dumps(out, indent=2))
+        return EXIT_OK
+    print(f"{args.labelled}: {len(chosen)} rows ({split})" + (", thresholds chosen on the tune rows" if args.choose else ""))
+    print(f"{'label':<28} {'prec':>5} {'recall':>6} {'F1':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'n':>4}")
+    for lab in sorted(counts):
+        c = counts[lab]
+        p, r, f = cal.figures(c)
+        print(f"{lab:<28} {p:5.2f} {r:6.2f} {f:5.2f} {c['tp']:4} {c['fp']:4} {c['fn']:4} {c['tp'] + c['fn']:4}")
+    p, r, f = cal.figures(total)
+    print(f"{'all':<28} {p:5.2f} {r:6.2f} {f:5.2f} {total['tp']:4} {total['fp']:4} {total['fn']:4}")
+    if current:
+        print("semantic thresholds" + (" (current → chosen):" if args.choose else ":"))
+        for cid in sorted(current):
+            print(f"  {cid:<36} {current[cid]:.2f}" + (f" → {thresholds[cid]:.2f}" if args.choose else ""))
+    if args.errors:
+        for row, got in wrong:
+            print(f"- {row.text!r}\n    labelled  {sorted(row.labels)}\n    predicted {sorted(got)}")
+    return EXIT_OK

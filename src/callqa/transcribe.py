@@ -17,7 +17,7 @@ from pathlib import Path
 import numpy as np
 
 from callqa import roles
-from callqa.asr.models import cache_dir
+from callqa.cache import cache_dir
 from callqa.audio import Audio, content_hash, decode, is_audio_file
 from callqa.cache import TranscriptCache, cache_key
 from callqa.errors import CallQAError

@@ -14,17 +14,10 @@ import importlib.util
 import shutil
 from pathlib import Path
 
-from platformdirs import user_cache_dir
-
+from callqa.cache import cache_dir
 from callqa.errors import ModelError
 
 PACKAGED_MODELS = ("tiny.en", "base")
-
-
-def cache_dir() -> Path:
-    import os
-
-    return Path(os.environ.get("CALLQA_CACHE_DIR") or user_cache_dir("callqa"))
 
 
 def _package_dir(package: str, install_hint: str) -> Path:

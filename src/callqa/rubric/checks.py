@@ -14,7 +14,7 @@ from .flags import Flag, Status
 from .matchers import STOP, Hit, PhraseIndex, dedupe, explain, make_detector, words_regex
 from .metrics import METRIC_FUNCS
 from .schema import (AnyCheck, ConditionalCheck, Criterion, CustomerNameCheck, MetricCheck, PatternCheck,
-                     PhraseCheck)
+                     PhraseCheck, SemanticCheck)
 
 if TYPE_CHECKING:
     from .engine import CallContext
@@ -40,7 +40,7 @@ def hit_flag(ctx: CallContext, crit: Criterion, polarity: str, h: Hit, prefix: s
     start, end = ctx.time(h.seg, h.start, h.end)
     seg = ctx.segments[h.seg]
     return make_flag(crit, polarity, seg.speaker, start, end, seg.text[h.start:h.end],
-                     prefix + explain(h), {"how": h.how, "match": h.label, "score": h.score})
+                     prefix + explain(h), {"how": h.how, "match": h.label, "score": h.score, **dict(h.extra)})
 
 
 class Evaluator(Protocol):
@@ -48,7 +48,7 @@ class Evaluator(Protocol):
     def evaluate(self, ctx: CallContext, crit: Criterion) -> Outcome: ...
 
 
-def _counts_ok(cfg: PhraseCheck | PatternCheck | AnyCheck | CustomerNameCheck, n: int) -> bool:
+def _counts_ok(cfg: PhraseCheck | PatternCheck | SemanticCheck | AnyCheck | CustomerNameCheck, n: int) -> bool:
     """required: at least ``min``; forbidden: none; counted: ``min``..``max``."""
     if cfg.mode == "forbidden":
         return n == 0
@@ -64,7 +64,7 @@ def _missing(ctx: CallContext, crit: Criterion, n: int, what: str) -> Flag:
 class CountedEvaluator:
     """phrase / pattern / any: matches in the criterion's scope, counted against the mode."""
 
-    def __init__(self, cfg: PhraseCheck | PatternCheck | AnyCheck, index: PhraseIndex):
+    def __init__(self, cfg: PhraseCheck | PatternCheck | SemanticCheck | AnyCheck, index: PhraseIndex):
         self.cfg = cfg
         self.detector = make_detector(cfg, index)
 
@@ -212,7 +212,8 @@ class CustomerNameEvaluator:
 
 #: The closed registry: check type → evaluator. ``schema.CHECK_TYPES`` lists the same names.
 REGISTRY: dict[str, Callable[[Any, PhraseIndex], Evaluator]] = {
-    "phrase": CountedEvaluator, "pattern": CountedEvaluator, "any": CountedEvaluator,
+    "phrase": CountedEvaluator, "pattern": CountedEvaluator, "semantic": CountedEvaluator,
+    "any": CountedEvaluator,
     "conditional": ConditionalEvaluator, "metric": MetricEvaluator,
     "customer_name": CustomerNameEvaluator,
 }

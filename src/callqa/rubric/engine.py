@@ -39,6 +39,8 @@ class CallContext:
         self._scopes: dict[tuple[str, Window | None], list[int]] = {}
         self._want: set[int] = set()
         self._docs: dict[int, Any] = {}
+        self._want_vectors: dict[str, set[int]] = {}
+        self._vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], Any]] = {}
 
     def scope(self, speaker: str, window: Window | None) -> list[int]:
         """Indexes of the segments by ``speaker`` ("any": all) overlapping ``window``."""
@@ -70,6 +72,26 @@ class CallContext:
             for i, doc in zip(todo, nlp.pipe((self.segments[i].text for i in todo), batch_size=256)):
                 self._docs[i] = doc
         return self._docs[seg]
+
+    def want_vectors(self, encoder: str, segs: list[int]) -> None:
+        self._want_vectors.setdefault(encoder, set()).update(segs)
+
+    def sentence_vectors(self, encoder: str, seg: int) -> tuple[list[tuple[int, int]], Any]:
+        """A segment's sentence spans and their vectors (rows); every segment a semantic
+        detector asked for in ``prepare`` is embedded in one batch."""
+        if (encoder, seg) not in self._vectors:
+            from .semantic import get_encoder, sentence_spans
+
+            todo = sorted((self._want_vectors.get(encoder, set()) | {seg})
+                          - {i for e, i in self._vectors if e == encoder})
+            spans = {i: sentence_spans(self.segments[i].text) for i in todo}
+            texts = [self.segments[i].text[a:b] for i in todo for a, b in spans[i]]
+            enc = get_encoder(encoder)
+            enc.vectors(texts)  # one batch for the call
+            for i in todo:
+                sents = [self.segments[i].text[a:b] for a, b in spans[i]]
+                self._vectors[(encoder, i)] = (spans[i], enc.matrix(sents) if sents else None)
+        return self._vectors[(encoder, seg)]
 
     def time(self, seg: int, a: int, b: int) -> tuple[float, float]:
         """Seconds for characters [a, b) of a segment: from its words' timestamps when they
@@ -112,7 +134,7 @@ class Engine:
 
     def __init__(self, rubric: Rubric):
         self.rubric = rubric
-        self.index = PhraseIndex()
+        self.index = PhraseIndex(rubric.encoder)
         self.items = [
             _Compiled(c, REGISTRY[c.check.type](c.check, self.index),
                       make_detector(c.applies_if.check, self.index)

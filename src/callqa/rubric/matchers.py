@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 from rapidfuzz import fuzz
 
-from .schema import AnyCheck, PatternCheck, PhraseCheck
+from .schema import AnyCheck, PatternCheck, PhraseCheck, SemanticCheck
 
 if TYPE_CHECKING:
     from spacy.language import Language
@@ -161,9 +161,10 @@ class Hit:
     seg: int
     start: int  # character offsets in the segment's text
     end: int
-    how: str  # "exact", "fuzzy", "regex", "pattern"
-    label: str  # the phrase, regex or pattern that matched
-    score: float = 100.0
+    how: str  # "exact", "fuzzy", "regex", "pattern", "semantic"
+    label: str  # the phrase, regex or pattern that matched; the nearest example (semantic)
+    score: float = 100.0  # fuzzy: 0-100 match score; semantic: cosine similarity
+    extra: tuple[tuple[str, Any], ...] = ()  # more details for the flag (semantic: threshold…)
 
 
 class Detector(Protocol):
@@ -278,7 +279,9 @@ class PhraseIndex:
     An exact match needs all of a phrase's words, a fuzzy one all but one: the longest
     (rarest) one or two words of each variant are enough to find the candidates."""
 
-    def __init__(self) -> None:
+    def __init__(self, encoder: str = "minilm") -> None:
+        #: the rubric's sentence encoder, for its semantic detectors
+        self.encoder = encoder
         self.postings: dict[str, list[tuple[int, tuple[int, ...]]]] = {}
         self.keys: frozenset[str] = frozenset()
         self.count = 0
@@ -562,6 +565,8 @@ class AnyDetector:
         return hits, covered
 
     def prepare(self, ctx: CallContext, segs: list[int]) -> None:
+        for c in self.phrases:  # semantic children ask for their sentences' vectors here
+            c.prepare(ctx, segs)
         if self.patterns:
             _, covered = self._covered(ctx, segs)
             for c in self.patterns:
@@ -569,10 +574,23 @@ class AnyDetector:
 
     def find(self, ctx: CallContext, segs: list[int]) -> list[Hit]:
         hits, covered = self._covered(ctx, segs)
-        return dedupe(hits + [h for c in self.patterns for h in c.find(ctx, segs, covered)])
+        hits = hits + [h for c in self.patterns for h in c.find(ctx, segs, covered)]
+        # a sentence judged by meaning that holds a phrase or pattern match is that match: the
+        # words are the more precise evidence
+        worded = [h for h in hits if h.how != "semantic"]
+        spans: dict[int, list[tuple[int, int]]] = {}
+        for h in worded:
+            spans.setdefault(h.seg, []).append((h.start, h.end))
+        meant = [h for h in hits if h.how == "semantic"
+                 and not any(a < h.end and h.start < b for a, b in spans.get(h.seg, ()))]
+        return dedupe(worded + meant)
 
 
-def make_detector(cfg: PhraseCheck | PatternCheck | AnyCheck, index: PhraseIndex) -> Detector:
+def make_detector(cfg: PhraseCheck | PatternCheck | SemanticCheck | AnyCheck, index: PhraseIndex) -> Detector:
+    if cfg.type == "semantic":
+        from .semantic import SemanticDetector
+
+        return SemanticDetector(cfg, index, index.encoder)
     return {"phrase": PhraseDetector, "pattern": PatternDetector,
             "any": AnyDetector}[cfg.type](cfg, index)  # type: ignore[arg-type]
 
@@ -584,4 +602,10 @@ def explain(h: Hit) -> str:
         return f"phrase {h.label!r}"
     if h.how == "pattern":
         return f"{h.label} (spaCy Matcher on lemmas)"
+    if h.how == "semantic":
+        x = dict(h.extra)
+        contrast = (f"; nearest contrast {x['contrast_example']!r} {x['contrast']:.2f}"
+                    if x.get("contrast_example") else "")
+        return (f"means the same as {h.label!r} (similarity {h.score:.2f}, threshold {x['threshold']:.2f}"
+                f"{contrast}){' — low confidence' if x.get('low_confidence') else ''}")
     return f"{h.how} {h.label!r}"

@@ -116,17 +116,38 @@ class PatternCheck(_Counted):
         return v
 
 
-Detector = Annotated[Union[PhraseCheck, PatternCheck], Field(discriminator="type")]
+class SemanticCheck(_Counted):
+    """Sentences that mean what ``like`` says, judged by a sentence encoder (the rubric's
+    ``encoder``): a sentence matches when its embedding's cosine similarity to the nearest
+    ``like`` example is at least ``threshold`` and exceeds its similarity to the nearest
+    ``unlike`` example (a contrast: close in words, not in meaning) by more than ``margin``.
+
+    Turns are split into sentences (long unpunctuated runs into windows of words); each
+    sentence is one candidate. A match within ``confident`` of the threshold is marked low
+    confidence (the review queue asks a person). ``exclude`` drops matches overlapping
+    these phrases, as for phrase checks. Choose the threshold with ``callqa rubric calibrate``.
+    """
+
+    type: Literal["semantic"]
+    like: list[str] = Field(min_length=3)
+    unlike: list[str] = []
+    threshold: float = Field(0.6, gt=0, lt=1)
+    margin: float = Field(0.0, ge=0, lt=1)
+    confident: float = Field(0.05, ge=0, lt=1)
+    exclude: list[str] = []
+
+
+Detector = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck], Field(discriminator="type")]
 
 
 class AnyCheck(_Counted):
-    """Matches of any of several phrase/pattern checks, counted together."""
+    """Matches of any of several phrase/pattern/semantic checks, counted together."""
 
     type: Literal["any"]
     checks: list[Detector] = Field(min_length=1)
 
 
-Cue = Annotated[Union[PhraseCheck, PatternCheck, AnyCheck], Field(discriminator="type")]
+Cue = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck, AnyCheck], Field(discriminator="type")]
 
 
 class Trigger(_Model):
@@ -173,9 +194,9 @@ class CustomerNameCheck(_Counted):
     type: Literal["customer_name"]
 
 
-Check = Annotated[Union[PhraseCheck, PatternCheck, AnyCheck, ConditionalCheck, MetricCheck,
+Check = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck, AnyCheck, ConditionalCheck, MetricCheck,
                         CustomerNameCheck], Field(discriminator="type")]
-CHECK_TYPES = ("phrase", "pattern", "any", "conditional", "metric", "customer_name")
+CHECK_TYPES = ("phrase", "pattern", "semantic", "any", "conditional", "metric", "customer_name")
 
 
 class Window(_Model):
@@ -267,6 +288,9 @@ class Rubric(_Model):
     description: str = ""
     #: The overall score of a call that fails a critical criterion is capped at this.
     critical_cap: float = Field(0.0, ge=0, le=100)
+    #: The sentence encoder that semantic checks use (its thresholds are tuned for it); an
+    #: entry point of group ``callqa.encoders`` or "module:attribute".
+    encoder: str = "minilm"
     #: Free space for YAML anchors (``&cues``) reused by the criteria; not interpreted.
     shared: dict[str, Any] = Field(default_factory=dict)
     sections: list[Section] = Field(min_length=1)

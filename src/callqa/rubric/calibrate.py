@@ -1,0 +1,222 @@
+"""How well a rubric's criteria find what people labelled, and semantic thresholds chosen on data.
+
+A labelled utterance file is CSV with a header:
+
+- ``text``: one utterance (scored as a one-turn call by ``speaker``, default the agent);
+- ``labels``: what it shows, ``;``-separated: criterion ids (``empathy.apology``) or categories
+  (``apology``); empty when it shows none. ``X:positive`` / ``X:negative`` name a flag polarity
+  and take the id's prefix as the category (the form of the older sets);
+- optional ``split`` (``tune`` or ``heldout``), ``speaker``, ``note``, ``source``.
+  (The older form with ``category`` and ``polarity`` columns is read too.)
+
+A label is predicted when a flag carrying words (evidence in the utterance itself) comes from a
+criterion it names and shows that criterion's behaviour (a negative criterion's negative flag, a
+positive one's positive flag). Only the labels that occur in the file are measured.
+
+Thresholds: each criterion with a semantic check (one per criterion) is run once with its
+threshold at a floor, which records every sentence's similarity; a threshold is then chosen per
+criterion on the ``tune`` rows (highest F1 of its labels, ties to the higher threshold), in two
+rounds of coordinate ascent, and the figures are reported on the ``heldout`` rows.
+"""
+
+from __future__ import annotations
+
+import csv
+from collections import Counter
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callqa.errors import CallQAError
+from callqa.transcript import Segment, Transcript
+
+from .engine import Engine
+from .schema import Criterion, Rubric
+
+FLOOR = 0.05
+SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(71)]  # 0.20 … 0.90
+
+
+@dataclass(frozen=True)
+class Row:
+    text: str
+    labels: frozenset[str]
+    split: str = ""
+    speaker: str = "agent"
+    note: str = ""
+
+
+def read_labelled(path: Path) -> list[Row]:
+    try:
+        fh = path.open(newline="", encoding="utf-8")
+    except OSError as exc:
+        raise CallQAError(f"{path}: cannot read the labelled file: {exc.strerror or exc}") from None
+    rows = []
+    with fh:
+        reader = csv.DictReader(fh)
+        cols = set(reader.fieldnames or ())
+        if "text" not in cols or not ({"labels"} <= cols or {"category", "polarity"} <= cols):
+            raise CallQAError(f"{path}: a labelled file is CSV with columns 'text' and 'labels' "
+                              f"(optional 'split', 'speaker', 'note'); found: {', '.join(sorted(cols)) or 'none'}")
+        for n, rec in enumerate(reader, start=2):
+            if "labels" in cols:
+                labels = [x.strip() for x in (rec.get("labels") or "").split(";") if x.strip()]
+            else:
+                cats = [c for c in (rec.get("category") or "").split(";") if c]
+                pols = [p for p in (rec.get("polarity") or "").split(";") if p]
+                if len(cats) != len(pols):
+                    raise CallQAError(f"{path}:{n}: categories and polarities differ in number")
+                labels = [f"{c}:{p}" for c, p in zip(cats, pols)]
+            speaker = (rec.get("speaker") or "agent").strip()
+            if speaker not in ("agent", "customer"):
+                raise CallQAError(f"{path}:{n}: speaker must be agent or customer, not {speaker!r}")
+            rows.append(Row(rec["text"] or "", frozenset(labels), (rec.get("split") or "").strip(), speaker,
+                            rec.get("note") or ""))
+    return rows
+
+
+def _label_parts(label: str) -> tuple[str, str | None]:
+    name, _, pol = label.partition(":")
+    return name, pol or None
+
+
+def label_criteria(label: str, rubric: Rubric) -> list[Criterion]:
+    name, pol = _label_parts(label)
+    if pol is not None:  # the older sets' form: the id's prefix is the category
+        return [c for c in rubric.criteria if name in (c.id, c.id.split(".")[0])]
+    return [c for c in rubric.criteria if name in (c.id, c.category)]
+
+
+def check_labels(labels: set[str], rubric: Rubric) -> None:
+    unknown = sorted(lab for lab in labels if not label_criteria(lab, rubric))
+    if unknown:
+        raise CallQAError(f"labels that name no criterion or category of rubric {rubric.id!r}: "
+                          + ", ".join(unknown) + "; categories: "
+                          + ", ".join(sorted({c.category for c in rubric.criteria})))
+
+
+@dataclass
+class Evidence:
+    """A row's flags with words, as (criterion, polarity, how, score)."""
+
+    flags: list[tuple[str, str, str, float]] = field(default_factory=list)
+
+
+def _with_floor(rubric: Rubric) -> Rubric:
+    """The rubric with every semantic threshold at ``FLOOR`` (so every similarity is seen)."""
+    def walk(node: Any) -> Any:
+        if isinstance(node, dict):
+            out = {k: walk(v) for k, v in node.items()}
+            if out.get("type") == "semantic":
+                out["threshold"] = FLOOR
+            return out
+        if isinstance(node, list):
+            return [walk(v) for v in node]
+        return node
+    return Rubric.model_validate(walk(rubric.model_dump(by_alias=True)))
+
+
+def semantic_thresholds(rubric: Rubric) -> dict[str, float]:
+    """Criterion id → the threshold of its semantic check (the first one found)."""
+    out: dict[str, float] = {}
+
+    def walk(cid: str, node: Any) -> None:
+        if isinstance(node, dict):
+            if node.get("type") == "semantic":
+                out.setdefault(cid, node["threshold"])
+            for v in node.values():
+                walk(cid, v)
+        elif isinstance(node, list):
+            for v in node:
+                walk(cid, v)
+    for c in rubric.criteria:
+        walk(c.id, c.check.model_dump())
+    return out
+
+
+def collect(rows: list[Row], rubric: Rubric) -> list[Evidence]:
+    """Every row's evidence flags, semantic ones at any similarity (see ``_with_floor``)."""
+    engine = Engine(_with_floor(rubric) if semantic_thresholds(rubric) else rubric)
+    out = []
+    for row in rows:
+        t = Transcript("<utterance>", 4.0, "labelled", "", (Segment(row.speaker, 0.0, 4.0, row.text),))
+        ev = Evidence()
+        for r in engine.evaluate(t):
+            ev.flags.extend((f.criterion, f.polarity, str(f.details.get("how", "")), float(f.details.get("score", 0)))
+                            for f in r.flags if f.text)
+        out.append(ev)
+    return out
+
+
+class Scorer:
+    """Predicted labels of a row's evidence at given semantic thresholds."""
+
+    def __init__(self, rubric: Rubric, labels: set[str]):
+        self.crit = {c.id: c for c in rubric.criteria}
+        self.labels = sorted(labels)
+        self.matches: dict[str, list[tuple[str, str | None]]] = {}
+        for lab in self.labels:
+            name, pol = _label_parts(lab)
+            self.matches[lab] = [(c.id, pol) for c in label_criteria(lab, rubric)]
+
+    def fired(self, ev: Evidence, thresholds: dict[str, float]) -> set[tuple[str, str]]:
+        """(criterion, polarity) of the flags that stand at these thresholds."""
+        return {(cid, pol) for cid, pol, how, score in ev.flags
+                if how != "semantic" or score >= thresholds.get(cid, 1.0)}
+
+    def predict(self, ev: Evidence, thresholds: dict[str, float]) -> set[str]:
+        fired = self.fired(ev, thresholds)
+        out = set()
+        for lab, pairs in self.matches.items():
+            for cid, pol in pairs:
+                want = pol or self.crit[cid].polarity
+                if (cid, want) in fired:
+                    out.add(lab)
+                    break
+        return out
+
+
+def confusion(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
+              thresholds: dict[str, float]) -> tuple[dict[str, Counter[str]], list[tuple[Row, set[str]]]]:
+    counts = {lab: Counter() for lab in scorer.labels}
+    wrong = []
+    for row, ev in zip(rows, evidence):
+        got = scorer.predict(ev, thresholds)
+        for lab in scorer.labels:
+            exp, hit = lab in row.labels, lab in got
+            counts[lab]["tp" if exp and hit else "fp" if hit else "fn" if exp else "tn"] += 1
+        if got != set(row.labels):
+            wrong.append((row, got))
+    return counts, wrong
+
+
+def figures(c: Counter[str]) -> tuple[float, float, float]:
+    """precision, recall, F1 (1.0 where nothing was predicted or expected)."""
+    p = c["tp"] / (c["tp"] + c["fp"]) if c["tp"] + c["fp"] else 1.0
+    r = c["tp"] / (c["tp"] + c["fn"]) if c["tp"] + c["fn"] else 1.0
+    return p, r, (2 * p * r / (p + r) if p + r else 0.0)
+
+
+def choose_thresholds(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
+                      start: dict[str, float]) -> dict[str, float]:
+    """Per semantic criterion, the threshold with the best F1 of the labels naming it on ``rows``."""
+    th = dict(start)
+    for _ in range(2):
+        for cid in sorted(th):
+            labs = [lab for lab, pairs in scorer.matches.items() if any(c == cid for c, _ in pairs)]
+            if not labs:
+                continue
+            best = (-1.0, th[cid])
+            for t in SWEEP:
+                trial = {**th, cid: t}
+                total: Counter[str] = Counter()
+                for row, ev in zip(rows, evidence):
+                    got = scorer.predict(ev, trial)
+                    for lab in labs:
+                        exp, hit = lab in row.labels, lab in got
+                        total["tp" if exp and hit else "fp" if hit else "fn" if exp else "tn"] += 1
+                f1 = figures(total)[2]
+                if f1 >= best[0]:  # ties go to the higher (stricter) threshold
+                    best = (f1, t)
+            th[cid] = best[1]
+    return th

@@ -1,0 +1,229 @@
+"""Semantic checks: does a sentence mean what a criterion's examples mean?
+
+A ``SemanticDetector`` compares each sentence in scope with the criterion's ``like`` and
+``unlike`` examples by cosine similarity of sentence embeddings. The embeddings come from an
+``Encoder`` (texts in, unit vectors out) that the rubric names; encoders are plugins outside
+the core (entry point group ``callqa.encoders``; callqa ships ``minilm`` in
+``callqa.encoders``), loaded lazily, once per process, and only when a sentence is not in the
+embedding cache already: a rescore of stored calls with an edited rubric embeds only the new
+examples, and a rubric without semantic checks never loads an encoder.
+"""
+
+from __future__ import annotations
+
+import importlib
+import re
+from dataclasses import dataclass
+from importlib.metadata import entry_points
+from typing import TYPE_CHECKING, Any, Protocol, Sequence
+
+import numpy as np
+
+from callqa.cache import EmbeddingCache, cache_dir
+from callqa.errors import CallQAError
+
+from .schema import SemanticCheck
+
+if TYPE_CHECKING:
+    from .engine import CallContext
+    from .matchers import Hit, PhraseIndex
+
+
+class Encoder(Protocol):
+    """Sentences → L2-normalised float32 vectors, one row per text. ``id`` names the model and
+    its version: vectors from different ids are never mixed (the cache is keyed by it)."""
+
+    id: str
+
+    def encode(self, texts: Sequence[str]) -> np.ndarray: ...
+
+
+class EncoderError(CallQAError):
+    """An encoder that cannot be loaded; the message names the package and the install command."""
+
+
+ENTRY_POINT_GROUP = "callqa.encoders"
+#: Encoders callqa ships, so that a source checkout works before its entry points are installed.
+BUILTIN = {"minilm": "callqa.encoders.minilm:MiniLMEncoder"}
+
+
+class CachedEncoder:
+    """An encoder behind the embedding cache; the real one is loaded on the first cache miss."""
+
+    def __init__(self, name: str, factory: Any, cache: EmbeddingCache | None):
+        self.name, self._factory, self.cache = name, factory, cache
+        self._inner: Encoder | None = None
+        self._memory: dict[str, np.ndarray] = {}
+        self.id = getattr(factory, "ID", name)
+        self.encoded = 0  # sentences this process sent to the model (benchmarks report it)
+
+    def inner(self) -> Encoder:
+        if self._inner is None:
+            self._inner = self._factory()
+            self.id = self._inner.id
+        return self._inner
+
+    def vectors(self, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        """Each distinct text's vector, from memory, the cache file or the model."""
+        want = [t for t in dict.fromkeys(texts) if t not in self._memory]
+        if want and self.cache is not None:
+            self._memory.update(self.cache.get(self.id, want))
+            want = [t for t in want if t not in self._memory]
+        if want:
+            fresh = self.inner().encode(want)
+            new = {t: np.asarray(v, dtype=np.float32) for t, v in zip(want, fresh)}
+            self.encoded += len(want)
+            self._memory.update(new)
+            if self.cache is not None:
+                self.cache.put(self.id, new)
+        if len(self._memory) > 200_000:  # a long batch: keep memory flat (the file keeps them)
+            keep = set(texts)
+            self._memory = {t: v for t, v in self._memory.items() if t in keep}
+        return {t: self._memory[t] for t in texts}
+
+    def matrix(self, texts: Sequence[str]) -> np.ndarray:
+        if not texts:
+            return np.zeros((0, 0), dtype=np.float32)
+        got = self.vectors(texts)
+        return np.stack([got[t] for t in texts])
+
+
+_ENCODERS: dict[str, CachedEncoder] = {}
+
+
+def _factory(name: str) -> Any:
+    target = None
+    for ep in entry_points(group=ENTRY_POINT_GROUP):
+        if ep.name == name:
+            target = ep.value
+    target = target or BUILTIN.get(name) or (name if ":" in name else None)
+    if target is None:
+        raise EncoderError(f"unknown sentence encoder {name!r}; installed: "
+                           + ", ".join(sorted({*BUILTIN, *(ep.name for ep in entry_points(group=ENTRY_POINT_GROUP))})))
+    module, _, attr = target.partition(":")
+    try:
+        return getattr(importlib.import_module(module), attr)
+    except (ImportError, AttributeError) as exc:
+        raise EncoderError(f"cannot load sentence encoder {name!r} ({target}): {exc}") from None
+
+
+def get_encoder(name: str) -> CachedEncoder:
+    """The encoder ``name`` for this process (cached), behind the embedding cache."""
+    if name not in _ENCODERS:
+        use_cache = __import__("os").environ.get("CALLQA_EMBEDDING_CACHE", "1") != "0"
+        cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
+        _ENCODERS[name] = CachedEncoder(name, _factory(name), cache)
+    return _ENCODERS[name]
+
+
+def reset_encoders() -> None:
+    """Forget loaded encoders (tests switch them)."""
+    _ENCODERS.clear()
+
+
+# ---------------------------------------------------------------- sentences
+
+_SENTENCE_END = re.compile(r"(?<=[.!?])\s+(?=\S)")
+#: A sentence longer than this many words (an unpunctuated run) is judged in windows.
+MAX_WORDS, WINDOW, STEP = 24, 16, 8
+_WORDS = re.compile(r"\S+")
+
+
+def sentence_spans(text: str) -> list[tuple[int, int]]:
+    """Character spans of the sentences of a turn; long ones as overlapping word windows."""
+    spans: list[tuple[int, int]] = []
+    start = 0
+    bounds = [m.start() for m in _SENTENCE_END.finditer(text)] + [len(text)]
+    for end in bounds:
+        piece = text[start:end]
+        words = [(m.start() + start, m.end() + start) for m in _WORDS.finditer(piece)]
+        if len(words) > MAX_WORDS:
+            for i in range(0, len(words) - STEP, STEP):
+                w = words[i:i + WINDOW]
+                spans.append((w[0][0], w[-1][1]))
+        elif words:
+            spans.append((words[0][0], words[-1][1]))
+        start = end
+    return spans
+
+
+# ---------------------------------------------------------------- the detector
+
+@dataclass(frozen=True, slots=True)
+class Judgement:
+    """How one sentence compares with a criterion's examples."""
+
+    similarity: float  # to the nearest ``like`` example
+    example: str
+    contrast: float  # to the nearest ``unlike`` example (-1 without any)
+    contrast_example: str
+    matched: bool
+
+
+class SemanticDetector:
+    def __init__(self, cfg: SemanticCheck, index: PhraseIndex, encoder: str = "minilm"):
+        from .matchers import _exclusion
+
+        self.cfg = cfg
+        self.encoder_name = encoder
+        self.exclude = _exclusion(cfg.exclude)
+        self._examples: tuple[np.ndarray, np.ndarray] | None = None
+
+    def examples(self) -> tuple[np.ndarray, np.ndarray]:
+        if self._examples is None:
+            enc = get_encoder(self.encoder_name)
+            self._examples = (enc.matrix(self.cfg.like), enc.matrix(self.cfg.unlike))
+        return self._examples
+
+    def judge(self, vectors: np.ndarray) -> list[Judgement]:
+        """Judge sentence vectors (rows) against the examples."""
+        like, unlike = self.examples()
+        sims = vectors @ like.T
+        best = sims.argmax(axis=1)
+        pos = [round(float(x), 3) for x in sims[np.arange(len(best)), best]]
+        if len(unlike):
+            csims = vectors @ unlike.T
+            cbest = csims.argmax(axis=1)
+            con = [round(float(x), 3) for x in csims[np.arange(len(cbest)), cbest]]
+        else:
+            cbest, con = np.zeros(len(best), dtype=int), [-1.0] * len(best)
+        cfg = self.cfg
+        return [Judgement(p, cfg.like[b], c, cfg.unlike[cb] if len(unlike) else "",
+                          p >= cfg.threshold and round(p - c, 3) > cfg.margin)
+                for p, b, c, cb in zip(pos, best, con, cbest)]
+
+    def prepare(self, ctx: CallContext, segs: list[int]) -> None:
+        ctx.want_vectors(self.encoder_name, segs)
+
+    def find(self, ctx: CallContext, segs: list[int]) -> list[Hit]:
+        from .matchers import Hit, _drop_excluded
+
+        key = (id(self), tuple(segs))
+        if key in ctx.memo:
+            return ctx.memo[key]  # type: ignore[no-any-return]
+        hits: list[Hit] = []
+        cfg = self.cfg
+        for seg in segs:
+            spans, vectors = ctx.sentence_vectors(self.encoder_name, seg)
+            if not spans:
+                continue
+            for (a, b), j in zip(spans, self.judge(vectors)):
+                if j.matched:
+                    low = j.similarity < cfg.threshold + cfg.confident
+                    hits.append(Hit(seg, a, b, "semantic", j.example, j.similarity,
+                                    (("threshold", cfg.threshold), ("contrast", j.contrast),
+                                     ("contrast_example", j.contrast_example), ("low_confidence", low))))
+        hits = ctx.memo[key] = _dedupe_windows(_drop_excluded(ctx, hits, self.exclude))
+        return hits
+
+
+def _dedupe_windows(hits: list[Hit]) -> list[Hit]:
+    """Overlapping windows of one run that both match are one finding: keep the best."""
+    kept: list[Hit] = []
+    for h in sorted(hits, key=lambda h: (h.seg, h.start)):
+        if kept and kept[-1].seg == h.seg and h.start < kept[-1].end:
+            if h.score > kept[-1].score:
+                kept[-1] = h
+            continue
+        kept.append(h)
+    return kept

