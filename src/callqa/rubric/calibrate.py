@@ -102,35 +102,33 @@ class Evidence:
     flags: list[tuple[str, str, str, float]] = field(default_factory=list)
 
 
+def _semantic_checks(node: Any) -> Any:
+    """Every semantic check (as a dict) inside a dumped check, depth first."""
+    if isinstance(node, dict):
+        if node.get("type") == "semantic":
+            yield node
+        for v in node.values():
+            yield from _semantic_checks(v)
+    elif isinstance(node, list):
+        for v in node:
+            yield from _semantic_checks(v)
+
+
 def _with_floor(rubric: Rubric) -> Rubric:
     """The rubric with every semantic threshold at ``FLOOR`` (so every similarity is seen)."""
-    def walk(node: Any) -> Any:
-        if isinstance(node, dict):
-            out = {k: walk(v) for k, v in node.items()}
-            if out.get("type") == "semantic":
-                out["threshold"] = FLOOR
-            return out
-        if isinstance(node, list):
-            return [walk(v) for v in node]
-        return node
-    return Rubric.model_validate(walk(rubric.model_dump(by_alias=True)))
+    data = rubric.model_dump(by_alias=True)
+    for check in _semantic_checks(data):
+        check["threshold"] = FLOOR
+    return Rubric.model_validate(data)
 
 
 def semantic_thresholds(rubric: Rubric) -> dict[str, float]:
     """Criterion id → the threshold of its semantic check (the first one found)."""
     out: dict[str, float] = {}
-
-    def walk(cid: str, node: Any) -> None:
-        if isinstance(node, dict):
-            if node.get("type") == "semantic":
-                out.setdefault(cid, node["threshold"])
-            for v in node.values():
-                walk(cid, v)
-        elif isinstance(node, list):
-            for v in node:
-                walk(cid, v)
     for c in rubric.criteria:
-        walk(c.id, c.check.model_dump())
+        first = next(_semantic_checks(c.check.model_dump()), None)
+        if first is not None:
+            out[c.id] = first["threshold"]
     return out
 
 

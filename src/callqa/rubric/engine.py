@@ -82,15 +82,16 @@ class CallContext:
         if (encoder, seg) not in self._vectors:
             from .semantic import get_encoder, sentence_spans
 
-            todo = sorted((self._want_vectors.get(encoder, set()) | {seg})
-                          - {i for e, i in self._vectors if e == encoder})
+            todo = sorted(i for i in self._want_vectors.get(encoder, set()) | {seg}
+                          if (encoder, i) not in self._vectors)
             spans = {i: sentence_spans(self.segments[i].text) for i in todo}
             texts = [self.segments[i].text[a:b] for i in todo for a, b in spans[i]]
-            enc = get_encoder(encoder)
-            enc.vectors(texts)  # one batch for the call
+            rows = get_encoder(encoder).matrix(texts)  # one batch for the call
+            at = 0
             for i in todo:
-                sents = [self.segments[i].text[a:b] for a, b in spans[i]]
-                self._vectors[(encoder, i)] = (spans[i], enc.matrix(sents) if sents else None)
+                n = len(spans[i])
+                self._vectors[(encoder, i)] = (spans[i], rows[at:at + n] if n else None)
+                at += n
         return self._vectors[(encoder, seg)]
 
     def time(self, seg: int, a: int, b: int) -> tuple[float, float]:

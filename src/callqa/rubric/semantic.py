@@ -12,6 +12,7 @@ examples, and a rubric without semantic checks never loads an encoder.
 from __future__ import annotations
 
 import importlib
+import os
 import re
 from dataclasses import dataclass
 from importlib.metadata import entry_points
@@ -110,7 +111,7 @@ def _factory(name: str) -> Any:
 def get_encoder(name: str) -> CachedEncoder:
     """The encoder ``name`` for this process (cached), behind the embedding cache."""
     if name not in _ENCODERS:
-        use_cache = __import__("os").environ.get("CALLQA_EMBEDDING_CACHE", "1") != "0"
+        use_cache = os.environ.get("CALLQA_EMBEDDING_CACHE", "1") != "0"
         cache = EmbeddingCache(cache_dir() / "embeddings.sqlite") if use_cache else None
         _ENCODERS[name] = CachedEncoder(name, _factory(name), cache)
     return _ENCODERS[name]
