@@ -96,3 +96,28 @@ def test_a_rubric_without_semantic_checks_never_loads_an_encoder(monkeypatch) ->
       threshold: 0.45""", """      type: phrase
       phrases: ["look into"]"""))
     assert [f.criterion for f in flags(rubric, "I'll look into it.")] == ["own.take"]
+
+
+def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) -> None:
+    from datetime import date
+
+    from sqlalchemy.orm import Session
+
+    from callqa import review, storage
+    from callqa.scoring import score_transcript
+
+    rubric = parse_rubric(RUBRIC)
+    engine = storage.connect(f"sqlite:///{tmp_path / 'q.db'}")
+    storage.migrate(engine)
+    ids = {}
+    with Session(engine) as session:
+        for name, text in (("exact", "Let me take care of that."), ("loose", "We'd like to check into this with you.")):
+            t = Transcript(f"{name}.txt", 4.0, "t", "", (Segment("agent", 0.0, 4.0, text),))
+            result = score_transcript(t, rubric)
+            ids[name] = storage.save_scored_call(session, t, result, agent="a", call_date=date(2026, 11, 2),
+                                                 content_hash=name, rubric_id=rubric.id, rubric_version="1")
+        queue = review.review_queue(session, review.QueueSettings(per_agent_week=0), rubric=rubric)
+    engine.dispose()
+    reasons = {item.call.file: item.reasons for item in queue}
+    assert "uncertain meaning" in reasons.get("loose.txt", ())  # 0.455: within 0.05 of the threshold 0.45
+    assert "exact.txt" not in reasons  # an example itself matches at 1.0: confident

@@ -13,7 +13,9 @@ Rules a user would notice:
   confidence under ``QueueSettings.role_confidence``, 0.8), ``poor audio`` (mean word
   recognition probability under ``QueueSettings.word_probability``, 0.75), ``fuzzy match``
   (a flag from a fuzzy phrase match scoring less than ``fuzzy_margin`` (5) points above its
-  criterion's threshold), and ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
+  criterion's threshold), ``uncertain meaning`` (a flag from a semantic match that the detector
+  marked low confidence: similarity under the threshold plus the check's ``confident``), and
+  ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
   at random but reproducibly from each agent's calls of each of the last ``weeks`` weeks).
   Except disputes, only calls no reviewer has looked at are queued; the low-confidence rules
   look at the ``window`` newest unreviewed calls (5,000).
@@ -255,7 +257,7 @@ def override_section(session: Session, call: StoredCall, section: str, new_score
 
 #: reason → priority; an item's priority is its highest reason's plus 1 per further reason
 PRIORITY = {"disputed": 100, "critical": 90, "uncertain roles": 60, "poor audio": 55, "fuzzy match": 40,
-            "weekly sample": 10}
+            "uncertain meaning": 40, "weekly sample": 10}
 
 
 @dataclass(frozen=True)
@@ -343,6 +345,12 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
             reasons[call_id].add("poor audio")
             notes[call_id]["poor audio"] = f"mean word probability {mean:.2f} over {n} words"
     for hit in rq.fuzzy_hits(session, ids):
+        if hit.how == "semantic":
+            if hit.low_confidence:
+                reasons[hit.call_id].add("uncertain meaning")
+                notes[hit.call_id]["uncertain meaning"] = (f"{hit.criterion} matched by meaning at {hit.score:g} "
+                                                           f"(threshold {hit.threshold:g})")
+            continue
         threshold = fuzzy_threshold(rubric, hit.criterion)
         if hit.score < threshold + settings.fuzzy_margin:
             reasons[hit.call_id].add("fuzzy match")

@@ -41,9 +41,16 @@ class RecentCall:
 
 @dataclass(frozen=True, slots=True)
 class FuzzyHit:
+    """A machine flag found by a match that has a score: a fuzzy phrase match (``how`` "fuzzy",
+    score 0-100) or a sentence meaning (``how`` "semantic", cosine similarity, with the
+    criterion's ``threshold`` and ``low_confidence`` as the detector judged them)."""
+
     call_id: int
     criterion: str
     score: float
+    how: str = "fuzzy"
+    threshold: float | None = None
+    low_confidence: bool = False
 
 
 @dataclass(frozen=True, slots=True)
@@ -118,15 +125,19 @@ def calls_since(session: Session, since: datetime) -> list[RecentCall]:
 
 
 def fuzzy_hits(session: Session, call_ids: Iterable[int]) -> list[FuzzyHit]:
-    """Machine flags of these calls that came from a fuzzy phrase match, with the match score
-    (``details.how == "fuzzy"``)."""
+    """Machine flags of these calls that came from a scored match (``details.how`` "fuzzy" or
+    "semantic"), with the match score."""
     out: list[FuzzyHit] = []
     how = FlagRow.details["how"].as_string()
     score = FlagRow.details["score"].as_float()
+    threshold = FlagRow.details["threshold"].as_float()
+    low = FlagRow.details["low_confidence"].as_boolean()
     for chunk in _chunks(call_ids):
-        rows = session.execute(select(FlagRow.call_id, FlagRow.criterion, score)
-                               .where(FlagRow.call_id.in_(chunk), FlagRow.origin == "machine", how == "fuzzy"))
-        out.extend(FuzzyHit(c, crit, float(s)) for c, crit, s in rows if s is not None)
+        rows = session.execute(select(FlagRow.call_id, FlagRow.criterion, score, how, threshold, low)
+                               .where(FlagRow.call_id.in_(chunk), FlagRow.origin == "machine",
+                                      how.in_(("fuzzy", "semantic"))))
+        out.extend(FuzzyHit(c, crit, float(s), h, None if t is None else float(t), bool(lo))
+                   for c, crit, s, h, t, lo in rows if s is not None)
     return out
 
 
