@@ -510,3 +510,22 @@ def test_a_bad_rubric_exits_2_naming_file_and_line_before_any_work(tmp_path, whi
     assert f"{rubric}:{line}:" in run.stderr and "weight" in run.stderr
     assert "Traceback" not in run.stderr
     assert not (tmp_path / "q.db").exists()
+
+
+def test_a_wrong_number_is_reported_as_not_a_service_call_and_not_scored(tmp_path, in_process, capsys):
+    calls = tmp_path / "calls"
+    calls.mkdir()
+    (calls / "wrong_number.txt").write_text(
+        "Agent: Good morning, Northwind Energy, Sam speaking.\n"
+        "Customer: Oh sorry, I think I've got the wrong number, I was after the dentist.\n"
+        "Agent: No worries at all, have a good day.\nCustomer: Bye.\n")
+    (calls / "real.txt").write_text(
+        "Agent: Good morning, Northwind Energy, Sam speaking.\n"
+        "Customer: Hi, you've charged my card twice this month.\n"
+        "Agent: I'm sorry about that, let me fix it for you now.\n")
+    db = f"sqlite:///{tmp_path / 'c.db'}"
+    assert in_process(["score", str(calls), "--db", db, "-j", "1"]) == 0  # not a failure
+    out = capsys.readouterr()
+    assert "not a service call 1" in out.out
+    assert "wrong_number.txt: not a service call" in out.err + out.out
+    assert {Path(c.file).name for c in list_calls_of(db)} == {"real.txt"}

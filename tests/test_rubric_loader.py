@@ -126,7 +126,7 @@ def test_cli_test_runs_a_custom_rubrics_examples(tmp_path: Path, capsys: pytest.
 
 def test_cli_test_golden_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     call = {"segments": [{"speaker": "agent", "start": 0, "end": 3, "text": "Thank you for calling."},
-                         {"speaker": "customer", "start": 3, "end": 5, "text": "Hi."}]}
+                         {"speaker": "customer", "start": 3, "end": 5, "text": "Hi, I'd like to pay my bill."}]}
     (tmp_path / "c1.json").write_text(json.dumps(call))
     (tmp_path / "c1.expect.yaml").write_text("score: [30, 60]\nsections: {hold: null, greeting: [40, 60]}\n"
                                              "flags: {present: ['greeting.opening:positive'], absent: [negative_phrasing.dont_know]}\n")

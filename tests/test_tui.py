@@ -65,7 +65,8 @@ def _fill(url: str) -> None:
                                      rubric_id=rubric.id, rubric_version="test")
         markup = Transcript("calls/markup.wav", 20.0, "import", "", (
             Segment("agent", 0.5, 5.0, "Thank you for calling, how can I help you today?"),
-            Segment("customer", 5.5, 12.0, MARKUP_TEXT)), roles="labels")
+            Segment("customer", 5.5, 12.0, MARKUP_TEXT), Segment("customer", 12.5, 15.0, "I'd like to check my bill.")),
+            roles="labels")
         storage.save_scored_call(session, markup, score_transcript(markup, rubric), agent="dave",
                                  call_date=date(2026, 9, 1), content_hash="markup", rubric_id=rubric.id,
                                  rubric_version="test")

@@ -150,12 +150,15 @@ def cmd_score(args: argparse.Namespace) -> int:
         def on_outcome(outcome) -> None:
             nonlocal below
             progress.advance(task)
-            if outcome.score and args.fail_under is not None and outcome.score.score < args.fail_under:
+            if (outcome.score and outcome.score.score is not None and args.fail_under is not None
+                    and outcome.score.score < args.fail_under):
                 below += 1
             if args.format == "json":
                 print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
             elif outcome.status == "failed":
                 progress.console.print(f"[red]failed:[/] {outcome.error}", highlight=False, soft_wrap=True)
+            elif outcome.status == "not_service":
+                progress.console.print(f"[yellow]not scored:[/] {outcome.error}", highlight=False, soft_wrap=True)
             elif outcome.status != "skipped":
                 s = outcome.score
                 negatives = sum(1 for f in s.flags if f.polarity == "negative")
@@ -170,8 +173,10 @@ def cmd_score(args: argparse.Namespace) -> int:
             summary = services.rescore_stored(settings, on_outcome, on_total=set_total)
     scored, rescored, skipped = summary.count("scored"), summary.count("rescored"), summary.count("skipped")
     out = err if args.format == "json" else Console()
+    not_service = summary.count("not_service")
     out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored), "
-              f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False, soft_wrap=True)
+              + (f"not a service call {not_service}, " if not_service else "")
+              + f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False, soft_wrap=True)
     for failure in summary.failed:
         out.print(f"  [red]failed:[/] {failure.error}", highlight=False, soft_wrap=True)
     touched = {o.agent for o in summary.outcomes if o.agent}

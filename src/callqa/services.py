@@ -52,7 +52,7 @@ class ScoreSettings:
 @dataclass(frozen=True)
 class CallOutcome:
     file: str
-    status: str  # "scored" | "rescored" | "skipped" | "failed"
+    status: str  # "scored" | "rescored" | "skipped" | "failed" | "not_service" (reported, not scored)
     agent: str | None = None
     call_id: int | None = None
     score: CallScore | None = None
@@ -143,7 +143,7 @@ def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
     if not transcript.segments:
         raise CallQAError(f"{transcript.file}: no speech was recognised; is the recording silent?")
     result = score_transcript(transcript, rubric)
-    if result.score is None:
+    if result.score is None and result.service_call:
         raise CallQAError(f"{transcript.file}: no criterion of rubric {rubric.id!r} applies to this call")
     return result
 
@@ -232,28 +232,44 @@ def rescore_stored(settings: ScoreSettings = ScoreSettings(),
                 if call.rubric_version == version and not settings.rescore:
                     outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
                 else:
-                    transcript = storage.stored_transcript(session, call.id)
-                    try:
-                        result = _score(transcript, rubric)
-                    except CallQAError as exc:
-                        storage.record_error(session, call.file, call.content_hash, str(exc))
-                        outcome = CallOutcome(call.file, "failed", call.agent, call.id, error=str(exc))
-                    else:
-                        call_id = storage.save_scored_call(
-                            session, transcript, result, agent=call.agent, call_date=call.call_date,
-                            content_hash=call.content_hash, rubric_id=rubric.id, rubric_version=version)
-                        outcome = CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
+                    outcome = _rescore_one(session, call, rubric, version)
                 summary.outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
     return summary
 
 
+def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, version: str) -> CallOutcome:
+    transcript = storage.stored_transcript(session, call.id)
+    try:
+        result = _score(transcript, rubric)
+    except CallQAError as exc:
+        storage.record_error(session, call.file, call.content_hash, str(exc))
+        return CallOutcome(call.file, "failed", call.agent, call.id, error=str(exc))
+    if not result.service_call:  # its stored score stays; this rubric does not score it
+        message = _not_service(call.file)
+        storage.record_error(session, call.file, call.content_hash, message)
+        return CallOutcome(call.file, "not_service", call.agent, call.id, result, call.duration, message)
+    call_id = storage.save_scored_call(session, transcript, result, agent=call.agent, call_date=call.call_date,
+                                       content_hash=call.content_hash, rubric_id=rubric.id, rubric_version=version)
+    return CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
+
+
 def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
           rubric: Rubric, version: str) -> None:
+    if not result.service_call:  # reported with the reason, not stored as a scored call
+        message = _not_service(transcript.file)
+        storage.record_error(session, transcript.file, digest, message)
+        emit(CallOutcome(transcript.file, "not_service", info.agent, None, result, transcript.duration, message))
+        return
     call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
                                        content_hash=digest, rubric_id=rubric.id, rubric_version=version)
     emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
+
+
+def _not_service(file: str) -> str:
+    return (f"{file}: not a service call (the customer never asks for anything or raises a problem); "
+            "not scored. If it is one, the rubric's service_call gate needs the customer's words")
 
 
 def _fail(session: Session, emit, file: str, digest: str | None, message: str) -> None:

@@ -141,6 +141,8 @@ class Engine:
                       make_detector(c.applies_if.check, self.index)
                       if c.applies_if and c.applies_if.check else None)
             for c in rubric.criteria]
+        sc = rubric.service_call
+        self.service_gate = make_detector(sc.check, self.index) if sc is not None else None
 
     def _applies(self, ctx: CallContext, item: _Compiled) -> bool:
         cond: AppliesIf | None = item.criterion.applies_if
@@ -151,11 +153,18 @@ class Engine:
         return bool(item.gate.find(ctx, ctx.scope(cond.speaker, None)))
 
     def evaluate(self, transcript: Transcript) -> list[CriterionResult]:
+        return self.judge(transcript)[0]
+
+    def judge(self, transcript: Transcript) -> tuple[list[CriterionResult], bool]:
+        """Every criterion's result, and whether the call is a service call (``service_call``)."""
         ctx = CallContext(transcript, self.index)
+        sc = self.rubric.service_call
         for item in self.items:  # collect what needs parsing, so spaCy runs once
             item.evaluator.prepare(ctx, item.criterion)
             if item.gate is not None:
                 item.gate.prepare(ctx, ctx.scope(item.criterion.applies_if.speaker, None))  # type: ignore[union-attr]
+        if self.service_gate is not None:
+            self.service_gate.prepare(ctx, ctx.scope(sc.speaker, None))  # type: ignore[union-attr]
         results = []
         for item in self.items:
             c = item.criterion
@@ -167,7 +176,12 @@ class Engine:
                 flags = [f for f in flags if f.text]
             results.append(CriterionResult(c.id, c.category, c.section, status, c.weight, c.critical,
                                            tuple(flags), out.value, detail))
-        return results
+        service = True
+        if sc is not None:
+            segs = ctx.scope(sc.speaker, None)
+            words = sum(len(ctx.segments[i].text.split()) for i in segs)
+            service = bool(segs) and (words >= sc.words or bool(self.service_gate.find(ctx, segs)))
+        return results, service
 
 
 _ENGINES: dict[int, tuple[Rubric, Engine]] = {}

@@ -238,6 +238,15 @@ class AppliesIf(_Model):
         return self
 
 
+class ServiceCall(_Model):
+    """A call is a service call when ``check`` is found in ``speaker``'s turns, or when they say
+    at least ``words`` words (a long call is not a wrong number, whatever was missed)."""
+
+    speaker: Speaker = "customer"
+    check: Cue
+    words: int = Field(40, ge=0)
+
+
 class Source(_Model):
     seed: str = Field(description="seed file the criterion encodes, e.g. 002_f6e8b908dceac638.txt")
     guidance: str
@@ -291,6 +300,10 @@ class Rubric(_Model):
     #: The sentence encoder that semantic checks use (its thresholds are tuned for it); an
     #: entry point of group ``callqa.encoders`` or "module:attribute".
     encoder: str = "minilm"
+    #: What makes a call a service call (the customer asks for something or raises a problem).
+    #: A call where it is not found — or where its speaker never speaks — is reported as "not a
+    #: service call" and not scored: a wrong number or a test call is not a weak call.
+    service_call: ServiceCall | None = None
     #: Free space for YAML anchors (``&cues``) reused by the criteria; not interpreted.
     shared: dict[str, Any] = Field(default_factory=dict)
     sections: list[Section] = Field(min_length=1)
