@@ -19,9 +19,12 @@ spec.loader.exec_module(pr)
 
 # measured on 450 utterances: (precision, recall). 2026-12-02, with the semantic checks at
 # threshold 0.68: empathy precision 1.00 → 0.98, ownership 0.97 → 0.93 (the encoder hears
-# ownership in "I'm happy to help with that"); recall unchanged.
+# ownership in "I'm happy to help with that"); recall unchanged. 2026-12-03, empathy 0.98 → 0.91
+# with the classifier trained on the blind tune set (src/callqa/rubric/labelled): it hears
+# empathy in "Beats me." and "you need to calm down" (on the blind held-out set its recall went
+# 0.26 → 0.8, see README); a known loss, not a new floor to aim at.
 MEASURED = {
-    "closing": (1.00, 1.00), "empathy": (0.98, 0.91), "greeting": (1.00, 1.00),
+    "closing": (1.00, 1.00), "empathy": (0.91, 0.91), "greeting": (1.00, 1.00),
     "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.98, 0.99),
     "ownership": (0.93, 1.00), "rapport": (0.98, 1.00), "resolution": (0.96, 0.96),
 }

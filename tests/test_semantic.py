@@ -135,3 +135,58 @@ def test_the_numpy_encoder_gives_the_vectors_sentence_transformers_gives() -> No
     ref = st.SentenceTransformer(str(get_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
     assert ours.shape == (4, 384)
     assert (ours * ref).sum(axis=1).min() > 0.99999
+
+
+TRAINED = RUBRIC.replace("      threshold: 0.45", "      threshold: 0.5\n      train: {file: own.csv, label: ownership}")
+TRAIN_ROWS = """text,labels
+We'll get the engineer's visit checked and ring you back.,ownership
+Leave that one with us and we'll chase the courier.,ownership
+I'm going to stay on this until the refund shows.,ownership
+We'll put the billing right and confirm by email.,ownership
+Could you read me the meter number?,
+What's the first line of your address?,
+The balance is forty-two pounds.,
+Hello, you're through to Northwind.,
+"""
+
+
+def test_a_trained_check_learns_from_the_labelled_file_beside_the_rubric(tmp_path) -> None:
+    from callqa.rubric.loader import load_rubric
+
+    (tmp_path / "own.csv").write_text(TRAIN_ROWS, encoding="utf-8")
+    (tmp_path / "r.yaml").write_text(TRAINED, encoding="utf-8")
+    rubric = load_rubric(tmp_path / "r.yaml")
+    got = flags(rubric, "We're going to chase this up with the depot for you.")
+    assert [f.criterion for f in got] == ["own.take"]
+    why = got[0].details
+    assert why["classifier"] == "ownership" and why["threshold"] == 0.5 and why["score"] >= 0.5
+    assert flags(rubric, "What's your postcode?") == []
+    again = flags(load_rubric(tmp_path / "r.yaml"), "We're going to chase this up with the depot for you.")
+    assert again[0].details["score"] == why["score"]  # the same examples train the same head
+
+
+def test_a_missing_training_file_is_a_rubric_error_naming_it(tmp_path) -> None:
+    from callqa.rubric.loader import RubricError, load_rubric
+
+    (tmp_path / "r.yaml").write_text(TRAINED, encoding="utf-8")
+    with pytest.raises(RubricError, match=r"own\.csv: cannot read the labelled file"):
+        load_rubric(tmp_path / "r.yaml")
+
+
+def test_calibrate_chooses_on_the_tune_file_and_reports_the_held_out_one(tmp_path, capsys) -> None:
+    from callqa.cli import main
+
+    header = "text,labels,split\n"
+    tune = tmp_path / "tune.csv"
+    tune.write_text(header + "".join(f"{t},own.take,tune\n" for t in ["I'll look into this for you",
+                    "Let me take care of that", "We'll get this sorted for you"])
+                    + "Can I take your postcode,,tune\n", encoding="utf-8")
+    held = tmp_path / "held.csv"
+    held.write_text(header + "We will look into it for you,own.take,heldout\nWhat is the postcode,,heldout\n",
+                    encoding="utf-8")
+    (tmp_path / "r.yaml").write_text(RUBRIC, encoding="utf-8")
+    assert main(["rubric", "calibrate", str(tune), str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) == 0
+    out = capsys.readouterr().out
+    assert "2 rows (heldout), thresholds chosen on the tune rows" in out
+    assert main(["rubric", "calibrate", str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) != 0
+    assert "no tune rows" in " ".join(capsys.readouterr().err.split())  # (wrapped to the terminal)

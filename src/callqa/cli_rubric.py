@@ -54,9 +54,9 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     ca = sub.add_parser("calibrate", help="precision and recall per label on a labelled utterance file; "
                                           "choose semantic thresholds on its tune rows")
-    ca.add_argument("labelled", type=Path, metavar="FILE",
+    ca.add_argument("labelled", type=Path, metavar="FILE", nargs="+",
                     help="CSV with columns text, labels (criterion ids or categories, ';'-separated), "
-                         "optional split (tune/heldout), speaker, note")
+                         "optional split (tune/heldout), speaker, note; several files are read as one")
     ca.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
     ca.add_argument("--choose", action="store_true",
                     help="choose each semantic criterion's threshold on the tune rows, report the held-out rows")
@@ -240,9 +240,10 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from callqa.rubric import calibrate as cal
 
     rubric = _load(args.rubric)
-    rows = cal.read_labelled(args.labelled)
+    rows = [row for path in args.labelled for row in cal.read_labelled(path)]
+    name = ", ".join(map(str, args.labelled))
     if not rows:
-        raise CallQAError(f"{args.labelled}: no labelled rows")
+        raise CallQAError(f"{name}: no labelled rows")
     labels = {lab for r in rows for lab in r.labels}
     cal.check_labels(labels, rubric)
     evidence = cal.collect(rows, rubric)
@@ -252,6 +253,9 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     split = args.split
     if args.choose:
         tune = [i for i, r in enumerate(rows) if r.split in ("tune", "")]
+        if not tune:
+            raise CallQAError(f"{name}: no tune rows to choose thresholds on (every row is held out); "
+                              "give a tune file too: callqa rubric calibrate TUNE.csv HELDOUT.csv --choose")
         if not current:
             raise CallQAError(f"rubric {rubric.id!r} has no semantic criterion to calibrate")
         thresholds = cal.choose_thresholds([rows[i] for i in tune], [evidence[i] for i in tune], scorer, current)
@@ -259,18 +263,18 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
             split = "heldout"
     chosen = [i for i, r in enumerate(rows) if split == "all" or r.split == split]
     if not chosen:
-        raise CallQAError(f"{args.labelled}: no rows with split {split!r}")
+        raise CallQAError(f"{name}: no rows with split {split!r}")
     counts, wrong = cal.confusion([rows[i] for i in chosen], [evidence[i] for i in chosen], scorer, thresholds)
     total = sum(counts.values(), Counter())
     if args.format == "json":
-        out = {"file": str(args.labelled), "rows": len(chosen), "split": split,
+        out = {"file": name, "rows": len(chosen), "split": split,
                "labels": {lab: dict(zip(("precision", "recall", "f1"), map(lambda x: round(x, 3), cal.figures(c))))
                           | {k: c[k] for k in ("tp", "fp", "fn", "tn")} for lab, c in counts.items()},
                "all": dict(zip(("precision", "recall", "f1"), map(lambda x: round(x, 3), cal.figures(total)))),
                "thresholds": {cid: {"current": current[cid], "chosen": thresholds[cid]} for cid in current}}
         print(json.dumps(out, indent=2))
         return EXIT_OK
-    print(f"{args.labelled}: {len(chosen)} rows ({split})" + (", thresholds chosen on the tune rows" if args.choose else ""))
+    print(f"{name}: {len(chosen)} rows ({split})" + (", thresholds chosen on the tune rows" if args.choose else ""))
     print(f"{'label':<28} {'prec':>5} {'recall':>6} {'F1':>5} {'tp':>4} {'fp':>4} {'fn':>4} {'n':>4}")
     for lab in sorted(counts):
         c = counts[lab]

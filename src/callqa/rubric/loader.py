@@ -101,7 +101,8 @@ def parse_rubric(text: str, file: str = "<rubric>") -> Rubric:
                                                     "sections and criteria")])
     lines = _line_map(root)
     try:
-        rubric = Rubric.model_validate(data, context={"defer_cross_checks": True})
+        base = Path(file).parent if not file.startswith("<") else Path.cwd()
+        rubric = Rubric.model_validate(data, context={"defer_cross_checks": True, "base": base})
     except ValidationError as exc:
         issues = []
         for err in exc.errors():

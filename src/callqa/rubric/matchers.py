@@ -163,7 +163,7 @@ class Hit:
     end: int
     how: str  # "exact", "fuzzy", "regex", "pattern", "semantic"
     label: str  # the phrase, regex or pattern that matched; the nearest example (semantic)
-    score: float = 100.0  # fuzzy: 0-100 match score; semantic: cosine similarity
+    score: float = 100.0  # fuzzy: 0-100 match score; semantic: cosine similarity (or the classifier's probability)
     extra: tuple[tuple[str, Any], ...] = ()  # more details for the flag (semantic: threshold…)
 
 
@@ -604,6 +604,10 @@ def explain(h: Hit) -> str:
         return f"{h.label} (spaCy Matcher on lemmas)"
     if h.how == "semantic":
         x = dict(h.extra)
+        if "classifier" in x:
+            return (f"judged {x['classifier']!r} by the classifier trained on labelled examples (probability "
+                    f"{h.score:.2f}, threshold {x['threshold']:.2f}; nearest example {h.label!r} {x['similarity']:.2f})"
+                    f"{' — low confidence' if x.get('low_confidence') else ''}")
         contrast = (f"; nearest contrast {x['contrast_example']!r} {x['contrast']:.2f}"
                     if x.get("contrast_example") else "")
         return (f"means the same as {h.label!r} (similarity {h.score:.2f}, threshold {x['threshold']:.2f}"

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Annotated, Any, Literal, Union
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic.json_schema import SkipJsonSchema
 
 Speaker = Literal["agent", "customer", "any"]
 Severity = Literal["info", "minor", "major", "critical"]
@@ -116,6 +117,41 @@ class PatternCheck(_Counted):
         return v
 
 
+class Training(_Model):
+    """A classifier for a semantic check: a logistic head on the sentence vectors, trained on the
+    check's ``like`` (meets it) and ``unlike`` (does not) plus every row of a labelled utterance
+    file (the CSV ``callqa rubric calibrate`` reads): a row whose labels include ``label`` meets
+    it, every other row does not. ``threshold`` is then the probability a sentence needs. The
+    file is read when the rubric is loaded (relative to the rubric file, else to the packaged
+    default rubric, so a copy of it keeps working) and its rows become part of the rubric, so
+    editing the file changes the rubric's version."""
+
+    file: str
+    label: str
+    rows: SkipJsonSchema[tuple[tuple[str, bool], ...]] = ()
+
+    @model_validator(mode="before")
+    @classmethod
+    def _read(cls, data: Any, info: ValidationInfo) -> Any:
+        if not isinstance(data, dict) or data.get("rows") or not isinstance(data.get("file"), str):
+            return data
+        from .calibrate import read_labelled  # (calibrate imports the engine, which imports this)
+
+        path = Path(data["file"])
+        if not path.is_absolute():
+            here = Path((info.context or {}).get("base", ".")) / path
+            packaged = SCHEMA_PATH.parent / path  # a copy of the default rubric keeps its training sets
+            path = here if here.exists() or not packaged.exists() else packaged
+        try:
+            rows = read_labelled(path)
+        except Exception as exc:  # CallQAError names the file and what is wrong
+            raise ValueError(str(exc)) from None
+        label = data.get("label")
+        if not any(label in r.labels for r in rows):
+            raise ValueError(f"{path}: no row is labelled {label!r}")
+        return {**data, "rows": tuple((r.text, label in r.labels) for r in rows)}
+
+
 class SemanticCheck(_Counted):
     """Sentences that mean what ``like`` says, judged by a sentence encoder (the rubric's
     ``encoder``): a sentence matches when its embedding's cosine similarity to the nearest
@@ -123,9 +159,11 @@ class SemanticCheck(_Counted):
     ``unlike`` example (a contrast: close in words, not in meaning) by more than ``margin``.
 
     Turns are split into sentences (long unpunctuated runs into windows of words); each
-    sentence is one candidate. A match within ``confident`` of the threshold is marked low
-    confidence (the review queue asks a person). ``exclude`` drops matches overlapping
-    these phrases, as for phrase checks. Choose the threshold with ``callqa rubric calibrate``.
+    sentence is one candidate. With ``train`` a classifier trained on labelled utterances
+    decides instead (see ``Training``; the nearest example is still reported). A match within
+    ``confident`` of the threshold is marked low confidence (the review queue asks a person).
+    ``exclude`` drops matches overlapping these phrases, as for phrase checks. Choose the
+    threshold with ``callqa rubric calibrate``.
     """
 
     type: Literal["semantic"]
@@ -135,6 +173,7 @@ class SemanticCheck(_Counted):
     margin: float = Field(0.0, ge=0, lt=1)
     confident: float = Field(0.05, ge=0, lt=1)
     exclude: list[str] = []
+    train: Training | None = None
 
 
 Detector = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck], Field(discriminator="type")]

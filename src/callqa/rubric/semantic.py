@@ -159,6 +159,33 @@ class Judgement:
     contrast: float  # to the nearest ``unlike`` example (-1 without any)
     contrast_example: str
     matched: bool
+    probability: float | None = None  # the trained classifier's, when the check has one
+
+    @property
+    def score(self) -> float:
+        """What the threshold is compared with."""
+        return self.similarity if self.probability is None else self.probability
+
+
+def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.25, steps: int = 25) -> tuple[np.ndarray, float]:
+    """Weights and bias of an L2-regularised logistic regression, classes weighted to balance,
+    by Newton's method from zero: a fixed computation, so the same examples give the same head."""
+    x = np.hstack([x.astype(np.float64), np.ones((len(x), 1))])
+    y = y.astype(np.float64)
+    pos = y.sum()
+    weight = np.where(y > 0, len(y) / (2 * max(pos, 1)), len(y) / (2 * max(len(y) - pos, 1)))
+    reg = np.full(x.shape[1], l2)
+    reg[-1] = 0.0  # the bias is not shrunk
+    w = np.zeros(x.shape[1])
+    for _ in range(steps):
+        p = 1.0 / (1.0 + np.exp(-(x @ w)))
+        grad = x.T @ (weight * (p - y)) + reg * w
+        hess = (x * (weight * p * (1 - p))[:, None]).T @ x + np.diag(reg)
+        step = np.linalg.solve(hess, grad)
+        w -= step
+        if np.abs(step).max() < 1e-8:
+            break
+    return w[:-1].astype(np.float32), float(w[-1])
 
 
 class SemanticDetector:
@@ -169,6 +196,7 @@ class SemanticDetector:
         self.encoder_name = encoder
         self.exclude = _exclusion(cfg.exclude)
         self._examples: tuple[np.ndarray, np.ndarray] | None = None
+        self._head: tuple[np.ndarray, float] | None = None
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
         if self._examples is None:
@@ -176,9 +204,27 @@ class SemanticDetector:
             self._examples = (enc.matrix(self.cfg.like), enc.matrix(self.cfg.unlike))
         return self._examples
 
+    def head(self) -> tuple[np.ndarray, float]:
+        """The trained classifier (``train``), fitted on first use."""
+        if self._head is None:
+            cfg = self.cfg
+            assert cfg.train is not None
+            texts = [*cfg.like, *cfg.unlike, *(t for t, _ in cfg.train.rows)]
+            y = np.array([1] * len(cfg.like) + [0] * len(cfg.unlike) + [int(p) for _, p in cfg.train.rows])
+            self._head = fit_logistic(get_encoder(self.encoder_name).matrix(texts), y)
+        return self._head
+
     def judge(self, vectors: np.ndarray) -> list[Judgement]:
-        """Judge sentence vectors (rows) against the examples."""
+        """Judge sentence vectors (rows) against the examples (or the trained classifier)."""
         like, unlike = self.examples()
+        cfg = self.cfg
+        if cfg.train is not None:
+            w, b = self.head()
+            probs = 1.0 / (1.0 + np.exp(-(vectors @ w + b)))
+            sims = vectors @ like.T
+            best = sims.argmax(axis=1)
+            return [Judgement(round(float(sims[i, j]), 3), cfg.like[j], -1.0, "", round(float(p), 3) >= cfg.threshold,
+                              round(float(p), 3)) for i, (j, p) in enumerate(zip(best, probs))]
         sims = vectors @ like.T
         best = sims.argmax(axis=1)
         pos = [round(float(x), 3) for x in sims[np.arange(len(best)), best]]
@@ -188,7 +234,6 @@ class SemanticDetector:
             con = [round(float(x), 3) for x in csims[np.arange(len(cbest)), cbest]]
         else:
             cbest, con = np.zeros(len(best), dtype=int), [-1.0] * len(best)
-        cfg = self.cfg
         return [Judgement(p, cfg.like[b], c, cfg.unlike[cb] if len(unlike) else "",
                           p >= cfg.threshold and round(p - c, 3) > cfg.margin)
                 for p, b, c, cb in zip(pos, best, con, cbest)]
@@ -210,10 +255,12 @@ class SemanticDetector:
                 continue
             for (a, b), j in zip(spans, self.judge(vectors)):
                 if j.matched:
-                    low = j.similarity < cfg.threshold + cfg.confident
-                    hits.append(Hit(seg, a, b, "semantic", j.example, j.similarity,
-                                    (("threshold", cfg.threshold), ("contrast", j.contrast),
-                                     ("contrast_example", j.contrast_example), ("low_confidence", low))))
+                    low = j.score < cfg.threshold + cfg.confident
+                    extra = (("threshold", cfg.threshold), ("contrast", j.contrast),
+                             ("contrast_example", j.contrast_example), ("low_confidence", low))
+                    if j.probability is not None:
+                        extra += (("similarity", j.similarity), ("classifier", cfg.train.label))  # type: ignore[union-attr]
+                    hits.append(Hit(seg, a, b, "semantic", j.example, j.score, extra))
         hits = ctx.memo[key] = _dedupe_windows(_drop_excluded(ctx, hits, self.exclude))
         return hits
 

@@ -1,0 +1,65 @@
+"""Whole-call scores against a QA lead's ratings: the labelled call sets and the shared real call.
+
+    python benchmarks/calls.py [--rubric FILE] [FOLDER ...]
+
+Each folder holds transcripts and ``labels.csv`` (file, rating 0-100, band, service_call, why),
+written blind (see each folder's README): ``tests/data/labelled/calls_tune`` (the scale was
+tuned on it) and ``tests/data/labelled/calls_heldout`` (never tuned on: its figures are the
+honest ones). ../shared/data/aws-call-49 is added where present (a QA lead's rating of ~90).
+Prints each call's score beside its rating, whether excellent calls score >= 85 and poor ones
+<= 50, whether a non-service call is reported as such, and Spearman's rank correlation.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+SETS = [REPO / "tests/data/labelled/calls_tune", REPO / "tests/data/labelled/calls_heldout"]
+
+
+def spearman(a: list[float], b: list[float]) -> float:
+    from scipy.stats import spearmanr
+
+    return float(spearmanr(a, b).statistic)
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("folders", nargs="*", type=Path, default=SETS)
+    ap.add_argument("--rubric")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    from callqa.importers import load_transcript
+    from callqa.rubric.loader import load_rubric
+    from callqa.scoring import score_transcript
+
+    rubric = load_rubric(args.rubric)
+    for folder in args.folders:
+        rows = list(csv.DictReader((folder / "labels.csv").open(encoding="utf-8")))
+        print(f"\n{folder.relative_to(REPO) if folder.is_relative_to(REPO) else folder}")
+        rated, scored, misses = [], [], []
+        for r in rows:
+            s = score_transcript(load_transcript(folder / r["file"]), rubric)
+            shown = "not a service call" if s.score is None else f"{s.score:5.1f}"
+            print(f"  {r['file']:<48} rating {r['rating'] or '-':>3} {r['band']:<9} score {shown}")
+            if r["service_call"].strip().lower() == "no":
+                if s.score is not None:
+                    misses.append(f"{r['file']}: not a service call, scored {s.score}")
+                continue
+            if s.score is None:
+                misses.append(f"{r['file']}: a service call reported as none")
+                continue
+            rated.append(float(r["rating"]))
+            scored.append(s.score)
+            if r["band"] == "excellent" and s.score < 85 or r["band"] == "poor" and s.score > 50:
+                misses.append(f"{r['file']}: {r['band']} but scored {s.score}")
+        print(f"  Spearman {spearman(rated, scored):.2f} over {len(rated)} calls; "
+              f"band misses {len(misses)}" + "".join(f"\n    {m}" for m in misses))
+
+
+if __name__ == "__main__":
+    main()
