@@ -18,6 +18,7 @@ import sys
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
+AWS = REPO.parent / "shared/data/aws-call-49"
 SETS = [REPO / "tests/data/labelled/calls_tune", REPO / "tests/data/labelled/calls_heldout"]
 
 
@@ -59,6 +60,34 @@ def main() -> None:
                 misses.append(f"{r['file']}: {r['band']} but scored {s.score}")
         print(f"  Spearman {spearman(rated, scored):.2f} over {len(rated)} calls; "
               f"band misses {len(misses)}" + "".join(f"\n    {m}" for m in misses))
+
+    if (AWS / "agent.wav").is_file():
+        score_aws(rubric)
+
+
+def score_aws(rubric) -> None:
+    import tempfile
+    import wave
+
+    import numpy as np
+
+    from callqa.audio import decode
+    from callqa.scoring import score_transcript
+    from callqa.transcribe import transcribe_file
+
+    agent, caller = (decode(AWS / f"{n}.wav").channels[0] for n in ("agent", "caller"))
+    n = min(len(agent), len(caller))
+    pcm = (np.clip(np.stack([agent[:n], caller[:n]], axis=1), -1, 1) * 32767).astype("<i2")
+    with tempfile.TemporaryDirectory() as tmp:
+        path = Path(tmp) / "aws-call-49.wav"
+        with wave.open(str(path), "wb") as w:
+            w.setnchannels(2)
+            w.setsampwidth(2)
+            w.setframerate(16000)
+            w.writeframes(pcm.tobytes())
+        s = score_transcript(transcribe_file(path), rubric)
+    print(f"\naws-call-49 (real, stereo, agent left): score {s.score} (a QA lead would rate it ~90); "
+          f"sections {s.sections}")
 
 
 if __name__ == "__main__":

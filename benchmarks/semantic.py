@@ -9,6 +9,9 @@ sentence was embedded before. Figures:
 1. encoder load (MiniLM in numpy) and its rate on distinct agent utterances (the labelled sets);
 2. fresh scoring: those utterances as one-turn calls through the default rubric, utterances/s
    (spaCy, phrases and the encoder together), and the same with every vector already cached;
+   then the labelled whole calls, fresh and cached, in agent utterances/s (a call's sentences
+   go to the encoder in one batch; a one-turn call pays a whole forward pass, whose cost is
+   streaming the 90 MB of weights, for one sentence);
 3. rescoring from the cache: the labelled whole calls scored again with warm vectors, calls/s,
    and how many sentences that sent to the encoder (0 expected);
 4. audio: N sample recordings transcribed (faster-whisper tiny.en, no transcript cache) and
@@ -64,8 +67,14 @@ def main() -> None:
         print(f"scoring one-turn calls, {label}: {len(calls) / dt:.0f} utterances/s")
 
     whole = [load_transcript(p) for d in CALLS for p in sorted(d.iterdir()) if is_transcript_file(p)]
-    for c in whole:
-        score_transcript(c, rubric)
+    agent_turns = sum(1 for c in whole for seg in c.segments if seg.speaker == "agent")
+    for label in ("fresh", "vectors cached"):
+        t = time.perf_counter()
+        for c in whole:
+            score_transcript(c, rubric)
+        dt = time.perf_counter() - t
+        print(f"scoring {len(whole)} whole calls, {label}: {agent_turns / dt:.0f} agent utterances/s "
+              f"({agent_turns} agent turns, {len(whole) / dt:.1f} calls/s)")
     before = semantic.get_encoder("minilm").encoded
     reps = 5
     t = time.perf_counter()

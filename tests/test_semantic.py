@@ -156,12 +156,12 @@ def test_a_trained_check_learns_from_the_labelled_file_beside_the_rubric(tmp_pat
     (tmp_path / "own.csv").write_text(TRAIN_ROWS, encoding="utf-8")
     (tmp_path / "r.yaml").write_text(TRAINED, encoding="utf-8")
     rubric = load_rubric(tmp_path / "r.yaml")
-    got = flags(rubric, "We're going to chase this up with the depot for you.")
+    got = flags(rubric, "We'll chase the depot and get this sorted for you.")
     assert [f.criterion for f in got] == ["own.take"]
     why = got[0].details
     assert why["classifier"] == "ownership" and why["threshold"] == 0.5 and why["score"] >= 0.5
     assert flags(rubric, "What's your postcode?") == []
-    again = flags(load_rubric(tmp_path / "r.yaml"), "We're going to chase this up with the depot for you.")
+    again = flags(load_rubric(tmp_path / "r.yaml"), "We'll chase the depot and get this sorted for you.")
     assert again[0].details["score"] == why["score"]  # the same examples train the same head
 
 

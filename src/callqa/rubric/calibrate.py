@@ -13,14 +13,16 @@ A label is predicted when a flag carrying words (evidence in the utterance itsel
 criterion it names and shows that criterion's behaviour (a negative criterion's negative flag, a
 positive one's positive flag). Only the labels that occur in the file are measured.
 
-Thresholds: each criterion with a semantic check (one per criterion) is run once with its
-threshold at a floor, which records every sentence's similarity; a threshold is then chosen per
+Thresholds: each criterion with a semantic check (one per criterion; a ``confirm`` counts) is
+run once with its threshold at a floor, which records every sentence's similarity; rows that a
+trained check learnt from are judged out of fold (``collect``); a threshold is then chosen per
 criterion on the ``tune`` rows (highest F1 of its labels, ties to the higher threshold), in two
 rounds of coordinate ascent, and the figures are reported on the ``heldout`` rows.
 """
 
 from __future__ import annotations
 
+import copy
 import csv
 from collections import Counter
 from dataclasses import dataclass, field
@@ -34,6 +36,7 @@ from .engine import Engine
 from .schema import Criterion, Rubric
 
 FLOOR = 0.05
+FOLDS = 5
 SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(71)]  # 0.20 … 0.90
 
 
@@ -132,16 +135,46 @@ def semantic_thresholds(rubric: Rubric) -> dict[str, float]:
     return out
 
 
+def _without(data: dict[str, Any], texts: set[str]) -> Rubric:
+    """The rubric (dumped) with these texts left out of every trained check's rows."""
+    data = copy.deepcopy(data)
+    for check in _semantic_checks(data):
+        if check.get("train") and "rows" in check["train"]:  # (the rubric's raw `shared` anchors have none)
+            check["train"]["rows"] = [r for r in check["train"]["rows"] if r[0] not in texts]
+    return Rubric.model_validate(data)
+
+
+def trained_on(rubric: Rubric) -> set[str]:
+    """Texts that the rubric's trained checks learnt from."""
+    return {r[0] for check in _semantic_checks(rubric.model_dump(by_alias=True)) if check.get("train")
+            for r in check["train"].get("rows", ())}
+
+
 def collect(rows: list[Row], rubric: Rubric) -> list[Evidence]:
-    """Every row's evidence flags, semantic ones at any similarity (see ``_with_floor``)."""
-    engine = Engine(_with_floor(rubric) if semantic_thresholds(rubric) else rubric)
+    """Every row's evidence flags, semantic ones at any similarity (see ``_with_floor``). A row
+    that a trained check learnt from is judged out of fold: by heads trained without the
+    ``FOLDS``-th part of those rows it belongs to (else its figures would be the fit's)."""
+    base = _with_floor(rubric) if semantic_thresholds(rubric) else rubric
+    seen = trained_on(base)
+    inside = [i for i, r in enumerate(rows) if r.text in seen]
+    engines = {-1: Engine(base)}
+    data = base.model_dump(by_alias=True)
+    for fold in range(FOLDS if inside else 0):
+        engines[fold] = Engine(_without(data, {rows[i].text for i in inside[fold::FOLDS]}))
+    fold_of = {i: n % FOLDS for n, i in enumerate(inside)}
     out = []
-    for row in rows:
+    for i, row in enumerate(rows):
         t = Transcript("<utterance>", 4.0, "labelled", "", (Segment(row.speaker, 0.0, 4.0, row.text),))
         ev = Evidence()
-        for r in engine.evaluate(t):
-            ev.flags.extend((f.criterion, f.polarity, str(f.details.get("how", "")), float(f.details.get("score", 0)))
-                            for f in r.flags if f.text)
+        for r in engines[fold_of.get(i, -1)].evaluate(t):
+            for f in r.flags:
+                if not f.text:
+                    continue
+                d = f.details
+                if "confirmed" in d:  # words whose meaning was confirmed: the confirmation is the gate
+                    ev.flags.append((f.criterion, f.polarity, "semantic", float(d["confirmed"])))
+                else:
+                    ev.flags.append((f.criterion, f.polarity, str(d.get("how", "")), float(d.get("score", 0))))
         out.append(ev)
     return out
 

@@ -16,7 +16,7 @@ import itertools
 import os
 import re
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
 from rapidfuzz import fuzz
@@ -586,16 +586,45 @@ class AnyDetector:
         return dedupe(worded + meant)
 
 
+class ConfirmedDetector:
+    """The matches of a phrase/pattern/any detector whose sentence the ``confirm`` semantic
+    check also matches; the others are dropped (words without the meaning)."""
+
+    def __init__(self, inner: Detector, confirm: Detector):
+        self.inner, self.confirm = inner, confirm
+
+    def prepare(self, ctx: CallContext, segs: list[int]) -> None:
+        self.inner.prepare(ctx, segs)
+        self.confirm.prepare(ctx, segs)
+
+    def find(self, ctx: CallContext, segs: list[int]) -> list[Hit]:
+        hits = self.inner.find(ctx, segs)
+        if not hits:
+            return hits
+        meant = self.confirm.find(ctx, sorted({h.seg for h in hits}))
+        kept = []
+        for h in hits:
+            m = next((m for m in meant if m.seg == h.seg and m.start < h.end and h.start < m.end), None)
+            if m is not None:
+                kept.append(replace(h, extra=h.extra + (("confirmed", m.score), ("confirm_threshold", dict(m.extra)["threshold"]))))
+        return kept
+
+
 def make_detector(cfg: PhraseCheck | PatternCheck | SemanticCheck | AnyCheck, index: PhraseIndex) -> Detector:
     if cfg.type == "semantic":
         from .semantic import SemanticDetector
 
         return SemanticDetector(cfg, index, index.encoder)
-    return {"phrase": PhraseDetector, "pattern": PatternDetector,
-            "any": AnyDetector}[cfg.type](cfg, index)  # type: ignore[arg-type]
+    det = {"phrase": PhraseDetector, "pattern": PatternDetector,
+           "any": AnyDetector}[cfg.type](cfg, index)  # type: ignore[arg-type]
+    return ConfirmedDetector(det, make_detector(cfg.confirm, index)) if cfg.confirm is not None else det
 
 
 def explain(h: Hit) -> str:
+    x = dict(h.extra)
+    if "confirmed" in x:
+        plain = replace(h, extra=tuple(kv for kv in h.extra if kv[0] not in ("confirmed", "confirm_threshold")))
+        return f"{explain(plain)}, meaning confirmed ({x['confirmed']:.2f} ≥ {x['confirm_threshold']:.2f})"
     if h.how == "fuzzy":
         return f"fuzzy match of phrase {h.label!r} (score {h.score:g})"
     if h.how == "exact":

@@ -74,6 +74,9 @@ class PhraseCheck(_Counted):
     #: exactly only: one changed word in a short phrase changes its meaning
     #: ("not our fault" is not "not your fault"); so are phrases under four words.
     min_fuzzy_chars: int = Field(10, ge=1)
+    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
+    #: "no" in "No, there's no fee" is words without a refusal.
+    confirm: SemanticCheck | None = None
 
     @field_validator("regex", "exclude_regex")
     @classmethod
@@ -102,6 +105,9 @@ class PatternCheck(_Counted):
     negated: bool | None = None
     subjects: list[str] = []
     exclude: list[str] = []
+    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
+    #: "no" in "No, there's no fee" is words without a refusal.
+    confirm: SemanticCheck | None = None
 
     @field_validator("patterns")
     @classmethod
@@ -127,7 +133,7 @@ class Training(_Model):
     editing the file changes the rubric's version."""
 
     file: str
-    label: str
+    label: str | list[str]  # several: a row with any of them meets it
     rows: SkipJsonSchema[tuple[tuple[str, bool], ...]] = ()
 
     @model_validator(mode="before")
@@ -147,9 +153,10 @@ class Training(_Model):
         except Exception as exc:  # CallQAError names the file and what is wrong
             raise ValueError(str(exc)) from None
         label = data.get("label")
-        if not any(label in r.labels for r in rows):
-            raise ValueError(f"{path}: no row is labelled {label!r}")
-        return {**data, "rows": tuple((r.text, label in r.labels) for r in rows)}
+        wanted = {label} if isinstance(label, str) else set(label or ())
+        if not any(wanted & r.labels for r in rows):
+            raise ValueError(f"{path}: no row is labelled {' or '.join(sorted(wanted))}")
+        return {**data, "rows": tuple((r.text, bool(wanted & r.labels)) for r in rows)}
 
 
 class SemanticCheck(_Counted):
@@ -174,6 +181,9 @@ class SemanticCheck(_Counted):
     confident: float = Field(0.05, ge=0, lt=1)
     exclude: list[str] = []
     train: Training | None = None
+    #: With ``train``: the cosine similarity a sentence needs to its nearest example that meets
+    #: the criterion, besides the classifier's probability.
+    similar: float = Field(0.4, ge=0, lt=1)
 
 
 Detector = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck], Field(discriminator="type")]
@@ -184,6 +194,9 @@ class AnyCheck(_Counted):
 
     type: Literal["any"]
     checks: list[Detector] = Field(min_length=1)
+    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
+    #: "no" in "No, there's no fee" is words without a refusal.
+    confirm: SemanticCheck | None = None
 
 
 Cue = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck, AnyCheck], Field(discriminator="type")]

@@ -204,27 +204,35 @@ class SemanticDetector:
             self._examples = (enc.matrix(self.cfg.like), enc.matrix(self.cfg.unlike))
         return self._examples
 
-    def head(self) -> tuple[np.ndarray, float]:
-        """The trained classifier (``train``), fitted on first use."""
+    def head(self) -> tuple[np.ndarray, float, np.ndarray, list[str]]:
+        """The trained classifier (``train``), fitted on first use: weights, bias, and the
+        vectors and texts of every example that meets the criterion (for the nearest one)."""
         if self._head is None:
             cfg = self.cfg
             assert cfg.train is not None
             texts = [*cfg.like, *cfg.unlike, *(t for t, _ in cfg.train.rows)]
             y = np.array([1] * len(cfg.like) + [0] * len(cfg.unlike) + [int(p) for _, p in cfg.train.rows])
-            self._head = fit_logistic(get_encoder(self.encoder_name).matrix(texts), y)
+            x = get_encoder(self.encoder_name).matrix(texts)
+            w, b = fit_logistic(x, y)
+            self._head = (w, b, x[y == 1], [t for t, keep in zip(texts, y) if keep])
         return self._head
 
     def judge(self, vectors: np.ndarray) -> list[Judgement]:
         """Judge sentence vectors (rows) against the examples (or the trained classifier)."""
-        like, unlike = self.examples()
         cfg = self.cfg
         if cfg.train is not None:
-            w, b = self.head()
+            # the classifier decides, and the sentence must resemble some example that meets the
+            # criterion (``similar``): a linear head on 384 dimensions also fires far from its data
+            w, b, pos, texts = self.head()
             probs = 1.0 / (1.0 + np.exp(-(vectors @ w + b)))
-            sims = vectors @ like.T
+            sims = vectors @ pos.T
             best = sims.argmax(axis=1)
-            return [Judgement(round(float(sims[i, j]), 3), cfg.like[j], -1.0, "", round(float(p), 3) >= cfg.threshold,
-                              round(float(p), 3)) for i, (j, p) in enumerate(zip(best, probs))]
+            out = []
+            for i, (j, p) in enumerate(zip(best, probs)):
+                sim, p = round(float(sims[i, j]), 3), round(float(p), 3)
+                out.append(Judgement(sim, texts[j], -1.0, "", p >= cfg.threshold and sim >= cfg.similar, p))
+            return out
+        like, unlike = self.examples()
         sims = vectors @ like.T
         best = sims.argmax(axis=1)
         pos = [round(float(x), 3) for x in sims[np.arange(len(best)), best]]
@@ -259,7 +267,8 @@ class SemanticDetector:
                     extra = (("threshold", cfg.threshold), ("contrast", j.contrast),
                              ("contrast_example", j.contrast_example), ("low_confidence", low))
                     if j.probability is not None:
-                        extra += (("similarity", j.similarity), ("classifier", cfg.train.label))  # type: ignore[union-attr]
+                        label = cfg.train.label  # type: ignore[union-attr]
+                        extra += (("similarity", j.similarity), ("classifier", label if isinstance(label, str) else " or ".join(label)))
                     hits.append(Hit(seg, a, b, "semantic", j.example, j.score, extra))
         hits = ctx.memo[key] = _dedupe_windows(_drop_excluded(ctx, hits, self.exclude))
         return hits

@@ -1,0 +1,70 @@
+"""How well the rubric recognises the customer's situation: the gates that decide whether a
+criterion applies (a problem, frustration, a company mistake) and whether a call is a service
+call at all (a request or a problem), on customer utterances labelled blind.
+
+    python benchmarks/gates.py [--rubric FILE] [FILE ...]
+
+Default files: ``src/callqa/rubric/labelled/customer_tune.csv`` (the gates' classifiers are
+trained on it: figures there are out of sample only for rows the check did not learn from, so
+they are optimistic) and ``tests/data/labelled/blind_customer_heldout.csv`` (never tuned on).
+Labels: ``problem``, ``frustration``, ``company_mistake``, ``request``. Each utterance is one
+customer turn; a gate is predicted when its check (the rubric's shared anchors ``problem_any``,
+``frustration_any``, ``company_mistake_any``, and the rubric's ``service_call`` check for
+``problem`` or ``request``, labelled together as ``service``) finds anything in it.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import sys
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parents[1]
+FILES = [REPO / "src/callqa/rubric/labelled/customer_tune.csv", REPO / "tests/data/labelled/blind_customer_heldout.csv"]
+GATES = {"problem": "problem_any", "frustration": "frustration_any", "company_mistake": "company_mistake_any"}
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap.add_argument("files", nargs="*", type=Path, default=FILES)
+    ap.add_argument("--rubric")
+    args = ap.parse_args()
+    sys.path.insert(0, str(REPO / "src"))
+    from pydantic import TypeAdapter
+
+    from callqa.rubric.engine import CallContext, Engine
+    from callqa.rubric.loader import load_rubric
+    from callqa.rubric.matchers import make_detector
+    from callqa.rubric.schema import Cue
+    from callqa.transcript import Segment, Transcript
+
+    rubric = load_rubric(args.rubric)
+    engine = Engine(rubric)
+    adapter = TypeAdapter(Cue)
+    detectors = {lab: make_detector(adapter.validate_python(rubric.shared[name], context={"base": REPO / "src/callqa/rubric"}),
+                                    engine.index) for lab, name in GATES.items()}
+    if rubric.service_call is not None:
+        detectors["service"] = make_detector(rubric.service_call.check, engine.index)
+    for path in args.files:
+        rows = list(csv.DictReader(path.open(encoding="utf-8")))
+        counts = {lab: [0, 0, 0] for lab in detectors}  # tp, fp, fn
+        for r in rows:
+            labels = {x for x in r["labels"].split(";") if x}
+            if labels & {"problem", "request"}:
+                labels.add("service")
+            t = Transcript("<u>", 4.0, "labelled", "", (Segment("customer", 0.0, 4.0, r["text"]),))
+            ctx = CallContext(t, engine.index)
+            for lab, det in detectors.items():
+                det.prepare(ctx, [0])
+                got, want = bool(det.find(ctx, [0])), lab in labels
+                counts[lab][0 if got and want else 1 if got else 2] += got or want
+        print(f"\n{path.relative_to(REPO) if path.is_relative_to(REPO) else path}: {len(rows)} customer utterances")
+        for lab, (tp, fp, fn) in counts.items():
+            p = tp / (tp + fp) if tp + fp else 1.0
+            rec = tp / (tp + fn) if tp + fn else 1.0
+            print(f"  {lab:<16} precision {p:.2f} recall {rec:.2f}  (tp {tp}, fp {fp}, fn {fn})")
+
+
+if __name__ == "__main__":
+    main()
