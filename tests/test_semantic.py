@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 
 import pytest
@@ -188,5 +189,16 @@ def test_calibrate_chooses_on_the_tune_file_and_reports_the_held_out_one(tmp_pat
     assert main(["rubric", "calibrate", str(tune), str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) == 0
     out = capsys.readouterr().out
     assert "2 rows (heldout), thresholds chosen on the tune rows" in out
+    # a weak positive (similarity 0.42) below a near miss (0.47): F1 takes both, precision first neither
+    strict = tmp_path / "strict.csv"
+    strict.write_text(header + "".join(f"{t},own.take,tune\n" for t in ["I'll look into this for you",
+                      "Let me take care of that", "Leave it with me"])
+                      + "Let me sort the papers,,tune\n", encoding="utf-8")
+    chosen = {}
+    for prefer in ("f1", "precision"):
+        assert main(["rubric", "calibrate", str(strict), str(held), "--choose", "--prefer", prefer, "--format", "json",
+                     "--rubric", str(tmp_path / "r.yaml")]) == 0
+        chosen[prefer] = json.loads(capsys.readouterr().out)["thresholds"]["own.take"]["chosen"]
+    assert chosen["f1"] <= 0.42 < 0.47 < chosen["precision"]
     assert main(["rubric", "calibrate", str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) != 0
     assert "no tune rows" in " ".join(capsys.readouterr().err.split())  # (wrapped to the terminal)

@@ -60,6 +60,8 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
     ca.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
     ca.add_argument("--choose", action="store_true",
                     help="choose each semantic criterion's threshold on the tune rows, report the held-out rows")
+    ca.add_argument("--prefer", choices=("f1", "precision"), default="f1",
+                    help="with --choose: the best F1 (default), or F0.5, which weighs precision twice as much as recall")
     ca.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
                     help="rows to report (default all; with --choose: heldout, when the file has one)")
     ca.add_argument("--errors", action="store_true", help="list the utterances labelled differently")
@@ -258,7 +260,8 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
                               "give a tune file too: callqa rubric calibrate TUNE.csv HELDOUT.csv --choose")
         if not current:
             raise CallQAError(f"rubric {rubric.id!r} has no semantic criterion to calibrate")
-        thresholds = cal.choose_thresholds([rows[i] for i in tune], [evidence[i] for i in tune], scorer, current)
+        thresholds = cal.choose_thresholds([rows[i] for i in tune], [evidence[i] for i in tune], scorer, current,
+                                           beta=0.5 if args.prefer == "precision" else 1.0)
         if split == "all" and any(r.split == "heldout" for r in rows):
             split = "heldout"
     chosen = [i for i, r in enumerate(rows) if split == "all" or r.split == split]
