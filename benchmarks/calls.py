@@ -2,10 +2,11 @@
 
     python benchmarks/calls.py [--rubric FILE] [FOLDER ...]
 
-Each folder holds transcripts and ``labels.csv`` (file, rating 0-100, band, service_call, why),
-written blind (see each folder's README): ``tests/data/labelled/calls_tune`` (the scale was
-tuned on it) and ``tests/data/labelled/calls_heldout`` (never tuned on: its figures are the
-honest ones). ../shared/data/aws-call-49 is added where present (a QA lead's rating of ~90).
+Each folder holds transcripts and ``labels.csv`` (file, rating 0-100, band, service_call, why;
+``short_calls`` has service_call and split only), written blind (see each folder's README):
+``tests/data/labelled/calls_tune`` (the scale was tuned on it), ``calls_heldout`` (never tuned
+on: its figures are the honest ones) and ``short_calls`` (24 short calls, half not service
+calls; the not-a-service-call rule was written from its ``tune`` rows). ../shared/data/aws-call-49 is added where present (a QA lead's rating of ~90).
 Prints each call's score beside its rating, whether excellent calls score >= 85 and poor ones
 <= 50, whether a non-service call is reported as such, and Spearman's rank correlation.
 """
@@ -19,7 +20,8 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 AWS = REPO.parent / "shared/data/aws-call-49"
-SETS = [REPO / "tests/data/labelled/calls_tune", REPO / "tests/data/labelled/calls_heldout"]
+SETS = [REPO / "tests/data/labelled/calls_tune", REPO / "tests/data/labelled/calls_heldout",
+        REPO / "tests/data/labelled/short_calls"]
 
 
 def spearman(a: list[float], b: list[float]) -> float:
@@ -46,20 +48,23 @@ def main() -> None:
         for r in rows:
             s = score_transcript(load_transcript(folder / r["file"]), rubric)
             shown = "not a service call" if s.score is None else f"{s.score:5.1f}"
-            print(f"  {r['file']:<48} rating {r['rating'] or '-':>3} {r['band']:<9} score {shown}")
+            where = f" ({r['split']})" if r.get("split") else ""
+            print(f"  {r['file']:<48} rating {r.get('rating') or '-':>3} {r.get('band', ''):<9} score {shown}{where}")
             if r["service_call"].strip().lower() == "no":
                 if s.score is not None:
-                    misses.append(f"{r['file']}: not a service call, scored {s.score}")
+                    misses.append(f"{r['file']}{where}: not a service call, scored {s.score}")
                 continue
             if s.score is None:
-                misses.append(f"{r['file']}: a service call reported as none")
+                misses.append(f"{r['file']}{where}: a service call reported as none")
+                continue
+            if not r.get("rating"):
                 continue
             rated.append(float(r["rating"]))
             scored.append(s.score)
             if r["band"] == "excellent" and s.score < 85 or r["band"] == "poor" and s.score > 50:
                 misses.append(f"{r['file']}: {r['band']} but scored {s.score}")
-        print(f"  Spearman {spearman(rated, scored):.2f} over {len(rated)} calls; "
-              f"band misses {len(misses)}" + "".join(f"\n    {m}" for m in misses))
+        ranked = f"Spearman {spearman(rated, scored):.2f} over {len(rated)} calls; " if len(rated) > 2 else ""
+        print(f"  {ranked}misses {len(misses)}" + "".join(f"\n    {m}" for m in misses))
 
     if (AWS / "agent.wav").is_file():
         score_aws(rubric)

@@ -529,3 +529,20 @@ def test_a_wrong_number_is_reported_as_not_a_service_call_and_not_scored(tmp_pat
     assert "not a service call 1" in out.out
     assert "wrong_number.txt: not a service call" in out.err + out.out
     assert {Path(c.file).name for c in list_calls_of(db)} == {"real.txt"}
+
+
+def test_a_caller_who_meant_to_ring_someone_else_is_not_a_service_call_though_they_state_a_problem(tmp_path) -> None:
+    from callqa.importers import load_transcript
+    from callqa.scoring import score_transcript
+
+    wrong = tmp_path / "bank.txt"
+    wrong.write_text("Agent: Grand Quay Hotel, Marco speaking.\n"
+                     "Customer: Hi, I need to freeze my debit card, there are payments on it I didn't make.\n"
+                     "Agent: This is the Grand Quay Hotel, I think you may have meant to call your bank?\n"
+                     "Customer: Oh no, sorry, yes, I meant to ring my bank. Sorry!\n", encoding="utf-8")
+    unsure = tmp_path / "bin.txt"
+    unsure.write_text("Agent: Westmoor Council, Gemma speaking, how can I help?\n"
+                      "Customer: Hi, I might have the wrong number here. My green bin didn't get emptied on Tuesday.\n"
+                      "Agent: You've got the right place. I've booked a return collection for Thursday.\n", encoding="utf-8")
+    assert score_transcript(load_transcript(wrong)).score is None
+    assert score_transcript(load_transcript(unsure)).score is not None

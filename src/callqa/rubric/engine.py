@@ -143,6 +143,7 @@ class Engine:
             for c in rubric.criteria]
         sc = rubric.service_call
         self.service_gate = make_detector(sc.check, self.index) if sc is not None else None
+        self.not_service = make_detector(sc.unless, self.index) if sc is not None and sc.unless is not None else None
 
     def _applies(self, ctx: CallContext, item: _Compiled) -> bool:
         cond: AppliesIf | None = item.criterion.applies_if
@@ -165,6 +166,8 @@ class Engine:
                 item.gate.prepare(ctx, ctx.scope(item.criterion.applies_if.speaker, None))  # type: ignore[union-attr]
         if self.service_gate is not None:
             self.service_gate.prepare(ctx, ctx.scope(sc.speaker, None))  # type: ignore[union-attr]
+        if self.not_service is not None:
+            self.not_service.prepare(ctx, ctx.scope("any", None))
         results = []
         for item in self.items:
             c = item.criterion
@@ -181,6 +184,8 @@ class Engine:
             segs = ctx.scope(sc.speaker, None)
             words = sum(len(ctx.segments[i].text.split()) for i in segs)
             service = bool(segs) and (words >= sc.words or bool(self.service_gate.find(ctx, segs)))
+            if service and self.not_service is not None:
+                service = not self.not_service.find(ctx, ctx.scope("any", None))
         return results, service
 
 

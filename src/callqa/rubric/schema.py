@@ -292,11 +292,14 @@ class AppliesIf(_Model):
 
 class ServiceCall(_Model):
     """A call is a service call when ``check`` is found in ``speaker``'s turns, or when they say
-    at least ``words`` words (a long call is not a wrong number, whatever was missed)."""
+    at least ``words`` words (a long call is not a wrong number, whatever was missed), unless
+    ``unless`` is found in anyone's turns: what says outright that the call was not for this
+    company ("I meant to ring my bank", "just a test call", an agent ending a recorded message)."""
 
     speaker: Speaker = "customer"
     check: Cue
     words: int = Field(40, ge=0)
+    unless: Cue | None = None
 
 
 class Source(_Model):
