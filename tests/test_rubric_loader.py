@@ -165,3 +165,12 @@ def test_repository_copy_is_the_packaged_rubric() -> None:
 def test_published_json_schema_is_up_to_date() -> None:
     assert SCHEMA_PATH.read_text() == schema_text(), "run: python -m callqa.rubric.schema"
     assert (REPO / "rubrics" / "rubric.schema.json").read_text() == SCHEMA_PATH.read_text()
+
+
+def test_cli_explain_says_what_a_trained_check_learnt_from_without_listing_its_rows(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["rubric", "explain", "empathy.acknowledgement"]) == 0
+    out = capsys.readouterr().out
+    assert "classifier for 'empathy' trained on labelled/utterances_tune.csv (1064 rows)" in out
+    assert len(out) < 5000  # not the training rows
+    assert main(["rubric", "explain", "empathy.acknowledgement", "--format", "json"]) == 0
+    assert '"rows": 1064' in capsys.readouterr().out

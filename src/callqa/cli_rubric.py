@@ -119,9 +119,35 @@ def explain(crit: Criterion) -> str:
     return "\n".join(out)
 
 
+def _semantic_summary(check: Any) -> str:
+    like = ", ".join(json.dumps(x) for x in check.like[:3]) + (f", … ({len(check.like)} in all)" if len(check.like) > 3 else "")
+    if check.train is not None:
+        label = check.train.label if isinstance(check.train.label, str) else " or ".join(check.train.label)
+        return (f"meaning: classifier for {label!r} trained on {check.train.file} ({len(check.train.rows)} rows) "
+                f"and {len(check.like)} like / {len(check.unlike)} unlike examples, probability ≥ {check.threshold:g} "
+                f"and similarity ≥ {check.similar:g} to an example that meets it; like {like}")
+    return (f"meaning: similarity ≥ {check.threshold:g} to the nearest of {len(check.like)} like examples "
+            f"({like}), more than to the nearest of {len(check.unlike)} unlike ones")
+
+
+def _without_rows(node: Any) -> Any:
+    """A dumped criterion with each trained check's rows replaced by their count."""
+    if isinstance(node, dict):
+        return {k: (len(v) if k == "rows" else _without_rows(v)) for k, v in node.items()}
+    if isinstance(node, list):
+        return [_without_rows(v) for v in node]
+    return node
+
+
 def _check_summary(check: Any, child: bool = False) -> str:
+    if check.type == "semantic":
+        return _semantic_summary(check)
     d = check.model_dump(exclude_defaults=True)
     kind = d.pop("type", check.type)
+    confirm = getattr(check, "confirm", None)
+    if confirm is not None and kind in ("phrase", "pattern", "any"):
+        plain = check.model_copy(update={"confirm": None})
+        return f"{_check_summary(plain, child)}, each match confirmed by [{_semantic_summary(confirm)}]"
     if kind in ("phrase", "pattern", "any"):
         mode = "any" if child else getattr(check, "mode", "required")
         items = d.get("phrases", []) + d.get("regex", [])
@@ -149,7 +175,7 @@ def cmd_explain(args: argparse.Namespace) -> int:
         close = [m[0] for m in process.extract(args.id, [c.id for c in rubric.criteria], limit=3)]
         raise CallQAError(f"no criterion {args.id!r} in rubric {rubric.id!r}; did you mean: {', '.join(close)}?") from None
     if args.format == "json":
-        print(json.dumps(crit.model_dump(mode="json", by_alias=True), indent=2))
+        print(json.dumps(_without_rows(crit.model_dump(mode="json", by_alias=True)), indent=2))
     else:
         print(explain(crit))
     return EXIT_OK
