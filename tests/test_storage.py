@@ -455,3 +455,28 @@ def test_postgres_fixture_serves_a_real_server(request):
     with engine.connect() as conn:
         assert conn.execute(text("SHOW server_version")).scalar().startswith("15")
     engine.dispose()
+
+
+def test_opening_a_new_sqlite_file_waits_while_another_process_holds_its_write_lock(tmp_path) -> None:
+    """Two batches started at once on a new file: the second must wait to switch it to WAL, not
+    fail with "database is locked" (SQLite refuses that switch at once, without its busy handler)."""
+    import sqlite3
+    import threading
+
+    from callqa.storage.db import connect
+
+    path = tmp_path / "new.db"
+    holder = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+    holder.execute("CREATE TABLE t(x)")  # a new file, still in rollback-journal mode
+    holder.execute("BEGIN IMMEDIATE")
+    holder.execute("INSERT INTO t VALUES (1)")
+    release = threading.Timer(0.3, lambda: holder.execute("COMMIT"))
+    release.start()
+    try:
+        engine = connect(f"sqlite:///{path}")
+        with engine.connect() as conn:
+            assert conn.exec_driver_sql("PRAGMA journal_mode").scalar() == "wal"
+        engine.dispose()
+    finally:
+        release.join()
+        holder.close()

@@ -89,10 +89,30 @@ def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
     try:
         cursor.execute(f"PRAGMA busy_timeout = {BUSY_TIMEOUT_MS}")
         cursor.execute("PRAGMA foreign_keys = ON")
-        cursor.execute("PRAGMA journal_mode = WAL")
+        _set_wal(cursor)
         cursor.execute("PRAGMA synchronous = NORMAL")  # safe with WAL; durable up to the last checkpoint
     finally:
         cursor.close()
+
+
+def _set_wal(cursor: Any) -> None:
+    """Switch a database to WAL, waiting for the lock. On a new file two processes can race to
+    switch it; SQLite then answers "database is locked" at once, without the busy handler (it
+    would deadlock), so the switch is retried for as long as the busy timeout allows."""
+    import sqlite3
+    import time
+
+    deadline = time.monotonic() + BUSY_TIMEOUT_MS / 1000
+    pause = 0.01
+    while True:
+        try:
+            cursor.execute("PRAGMA journal_mode = WAL")
+            return
+        except sqlite3.OperationalError as exc:
+            if "locked" not in str(exc) or time.monotonic() > deadline:
+                raise
+            time.sleep(pause)
+            pause = min(pause * 2, 0.25)
 
 
 def _on_sqlite_begin(conn: Any) -> None:
