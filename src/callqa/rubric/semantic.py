@@ -90,6 +90,8 @@ class CachedEncoder:
 
 
 _ENCODERS: dict[str, CachedEncoder] = {}
+#: Fitted classifiers of trained checks, by encoder and examples: (weights, bias, positive vectors, their texts).
+_HEADS: dict[tuple[Any, ...], tuple[np.ndarray, float, np.ndarray, list[str]]] = {}
 
 
 def _factory(name: str) -> Any:
@@ -118,8 +120,9 @@ def get_encoder(name: str) -> CachedEncoder:
 
 
 def reset_encoders() -> None:
-    """Forget loaded encoders (tests switch them)."""
+    """Forget loaded encoders and the classifiers fitted with them (tests switch them)."""
     _ENCODERS.clear()
+    _HEADS.clear()
 
 
 # ---------------------------------------------------------------- sentences
@@ -196,7 +199,7 @@ class SemanticDetector:
         self.encoder_name = encoder
         self.exclude = _exclusion(cfg.exclude)
         self._examples: tuple[np.ndarray, np.ndarray] | None = None
-        self._head: tuple[np.ndarray, float] | None = None
+        self._head: tuple[np.ndarray, float, np.ndarray, list[str]] | None = None
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
         if self._examples is None:
@@ -210,11 +213,15 @@ class SemanticDetector:
         if self._head is None:
             cfg = self.cfg
             assert cfg.train is not None
-            texts = [*cfg.like, *cfg.unlike, *(t for t, _ in cfg.train.rows)]
-            y = np.array([1] * len(cfg.like) + [0] * len(cfg.unlike) + [int(p) for _, p in cfg.train.rows])
-            x = get_encoder(self.encoder_name).matrix(texts)
-            w, b = fit_logistic(x, y)
-            self._head = (w, b, x[y == 1], [t for t, keep in zip(texts, y) if keep])
+            # one anchor serves several criteria (the negative-phrasing confirmation, ten): fit once
+            key = (self.encoder_name, tuple(cfg.like), tuple(cfg.unlike), cfg.train.rows)
+            if key not in _HEADS:
+                texts = [*cfg.like, *cfg.unlike, *(t for t, _ in cfg.train.rows)]
+                y = np.array([1] * len(cfg.like) + [0] * len(cfg.unlike) + [int(p) for _, p in cfg.train.rows])
+                x = get_encoder(self.encoder_name).matrix(texts)
+                w, b = fit_logistic(x, y)
+                _HEADS[key] = (w, b, x[y == 1], [t for t, keep in zip(texts, y) if keep])
+            self._head = _HEADS[key]
         return self._head
 
     def judge(self, vectors: np.ndarray) -> list[Judgement]:
