@@ -9,9 +9,9 @@ trained on it: its rows are judged out of fold, by classifiers trained without t
 the rows they belong to, as ``callqa rubric calibrate`` does) and
 ``tests/data/labelled/blind_customer_heldout.csv`` (never tuned on).
 Labels: ``problem``, ``frustration``, ``company_mistake``, ``request``. Each utterance is one
-customer turn; a gate is predicted when its check (the rubric's shared anchors ``problem_any``,
-``frustration_any``, ``company_mistake_any``, and the rubric's ``service_call`` check for
-``problem`` or ``request``, labelled together as ``service``) finds anything in it.
+customer turn; a gate is predicted when its check (``GATES``: the gate of a criterion that needs
+the situation, and the rubric's ``service_call`` check for ``problem`` or ``request``, labelled
+together as ``service``) finds anything in it.
 """
 
 from __future__ import annotations
@@ -23,7 +23,12 @@ from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[1]
 FILES = [REPO / "src/callqa/rubric/labelled/customer_tune.csv", REPO / "tests/data/labelled/blind_customer_heldout.csv"]
-GATES = {"problem": "problem_any", "frustration": "frustration_any", "company_mistake": "company_mistake_any"}
+#: Each situation, judged by the gate of a criterion that needs it (the rubric's shared anchors
+#: problem_any, company_mistake_any, frustration_any), and the service-call gate.
+GATES = {"problem": lambda r: r.criterion("empathy.apology").applies_if.check,
+         "company_mistake": lambda r: r.criterion("ownership.take_blame").applies_if.check,
+         "frustration": lambda r: r.criterion("empathy.frustration_acknowledged").check.when.check,
+         "service": lambda r: r.service_call.check}
 
 
 def main() -> None:
@@ -32,48 +37,26 @@ def main() -> None:
     ap.add_argument("--rubric")
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
-    from pydantic import TypeAdapter
-
+    from callqa.rubric import calibrate as cal
     from callqa.rubric.engine import CallContext, Engine
     from callqa.rubric.loader import load_rubric
     from callqa.rubric.matchers import make_detector
-    from callqa.rubric.schema import Cue
     from callqa.transcript import Segment, Transcript
 
-    from callqa.rubric import calibrate as cal
-
     rubric = load_rubric(args.rubric)
-    base = rubric.model_dump(by_alias=True)
-    adapter = TypeAdapter(Cue)
-    context = {"base": REPO / "src/callqa/rubric"}
 
     def gate_detectors(r):
         engine = Engine(r)
-        # the shared anchors are raw YAML in the rubric: the trained rows come from the checks
-        # that use them (the same anchor is one object), so take them from a criterion's dump
-        rows = {}
-        for check in cal._semantic_checks(r.model_dump(by_alias=True)):
-            if check.get("train") and "rows" in check["train"]:
-                rows[str(check["train"]["label"])] = check["train"]["rows"]
-        dets = {}
-        for lab, name in GATES.items():
-            cue = _with_rows(r.shared[name], rows)
-            dets[lab] = make_detector(adapter.validate_python(cue, context=context), engine.index)
-        if r.service_call is not None:
-            dets["service"] = make_detector(r.service_call.check, engine.index)
-        return engine, dets
+        return engine, {lab: make_detector(gate(r), engine.index) for lab, gate in GATES.items()}
 
-    seen = cal.trained_on(rubric)
     for path in args.files:
         rows = list(csv.DictReader(path.open(encoding="utf-8")))
-        inside = [i for i, r in enumerate(rows) if r["text"] in seen]
-        fold_of = {i: n % cal.FOLDS for n, i in enumerate(inside)}
-        judges = {-1: gate_detectors(rubric)}
-        for fold in range(cal.FOLDS if inside else 0):
-            judges[fold] = gate_detectors(cal._without(base, {rows[i]["text"] for i in inside[fold::cal.FOLDS]}))
+        fold, rubrics = cal.out_of_fold([r["text"] for r in rows], rubric)
+        inside = [i for i, f in enumerate(fold) if f >= 0]
+        judges = {f: gate_detectors(r) for f, r in rubrics.items()}
         counts = {lab: [0, 0, 0] for lab in judges[-1][1]}  # tp, fp, fn
         for i, r in enumerate(rows):
-            engine, detectors = judges[fold_of.get(i, -1)]
+            engine, detectors = judges[fold[i]]
             labels = {x for x in r["labels"].split(";") if x}
             if labels & {"problem", "request"}:
                 labels.add("service")
@@ -89,18 +72,6 @@ def main() -> None:
             p = tp / (tp + fp) if tp + fp else 1.0
             rec = tp / (tp + fn) if tp + fn else 1.0
             print(f"  {lab:<16} precision {p:.2f} recall {rec:.2f}  (tp {tp}, fp {fp}, fn {fn})")
-
-
-def _with_rows(node, rows):
-    """A raw shared anchor with each trained check's rows filled in from the validated rubric."""
-    if isinstance(node, dict):
-        out = {k: _with_rows(v, rows) for k, v in node.items()}
-        if out.get("type") == "semantic" and out.get("train") and str(out["train"]["label"]) in rows:
-            out["train"] = {**out["train"], "rows": rows[str(out["train"]["label"])]}
-        return out
-    if isinstance(node, list):
-        return [_with_rows(v, rows) for v in node]
-    return node
 
 
 if __name__ == "__main__":

@@ -122,8 +122,7 @@ def explain(crit: Criterion) -> str:
 def _semantic_summary(check: Any) -> str:
     like = ", ".join(json.dumps(x) for x in check.like[:3]) + (f", … ({len(check.like)} in all)" if len(check.like) > 3 else "")
     if check.train is not None:
-        label = check.train.label if isinstance(check.train.label, str) else " or ".join(check.train.label)
-        return (f"meaning: classifier for {label!r} trained on {check.train.file} ({len(check.train.rows)} rows) "
+        return (f"meaning: classifier for {check.train.shown!r} trained on {check.train.file} ({len(check.train.rows)} rows) "
                 f"and {len(check.like)} like / {len(check.unlike)} unlike examples, probability ≥ {check.threshold:g} "
                 f"and similarity ≥ {check.similar:g} to an example that meets it; like {like}")
     return (f"meaning: similarity ≥ {check.threshold:g} to the nearest of {len(check.like)} like examples "

@@ -150,23 +150,34 @@ def trained_on(rubric: Rubric) -> set[str]:
             for r in check["train"].get("rows", ())}
 
 
+def out_of_fold(texts: list[str], rubric: Rubric) -> tuple[list[int], dict[int, Rubric]]:
+    """Each text's fold, and each fold's rubric: a text that a trained check learnt from belongs
+    to one of ``FOLDS`` folds, judged by the rubric with that fold's texts left out of every
+    trained check's rows (else its figures would be the fit's); any other text is fold -1, the
+    rubric itself."""
+    seen = trained_on(rubric)
+    inside = [i for i, t in enumerate(texts) if t in seen]
+    fold = [-1] * len(texts)
+    for n, i in enumerate(inside):
+        fold[i] = n % FOLDS
+    rubrics = {-1: rubric}
+    data = rubric.model_dump(by_alias=True)
+    for f in range(FOLDS if inside else 0):
+        rubrics[f] = _without(data, {texts[i] for i in inside[f::FOLDS]})
+    return fold, rubrics
+
+
 def collect(rows: list[Row], rubric: Rubric) -> list[Evidence]:
-    """Every row's evidence flags, semantic ones at any similarity (see ``_with_floor``). A row
-    that a trained check learnt from is judged out of fold: by heads trained without the
-    ``FOLDS``-th part of those rows it belongs to (else its figures would be the fit's)."""
+    """Every row's evidence flags, semantic ones at any similarity (see ``_with_floor``), rows a
+    trained check learnt from judged out of fold (``out_of_fold``)."""
     base = _with_floor(rubric) if semantic_thresholds(rubric) else rubric
-    seen = trained_on(base)
-    inside = [i for i, r in enumerate(rows) if r.text in seen]
-    engines = {-1: Engine(base)}
-    data = base.model_dump(by_alias=True)
-    for fold in range(FOLDS if inside else 0):
-        engines[fold] = Engine(_without(data, {rows[i].text for i in inside[fold::FOLDS]}))
-    fold_of = {i: n % FOLDS for n, i in enumerate(inside)}
+    fold, rubrics = out_of_fold([r.text for r in rows], base)
+    engines = {f: Engine(r) for f, r in rubrics.items()}
     out = []
     for i, row in enumerate(rows):
         t = Transcript("<utterance>", 4.0, "labelled", "", (Segment(row.speaker, 0.0, 4.0, row.text),))
         ev = Evidence()
-        for r in engines[fold_of.get(i, -1)].evaluate(t):
+        for r in engines[fold[i]].evaluate(t):
             for f in r.flags:
                 if not f.text:
                     continue

@@ -632,7 +632,6 @@ def explain(h: Hit) -> str:
     if h.how == "pattern":
         return f"{h.label} (spaCy Matcher on lemmas)"
     if h.how == "semantic":
-        x = dict(h.extra)
         if "classifier" in x:
             return (f"judged {x['classifier']!r} by the classifier trained on labelled examples (probability "
                     f"{h.score:.2f}, threshold {x['threshold']:.2f}; nearest example {h.label!r} {x['similarity']:.2f})"

@@ -41,6 +41,14 @@ class _Counted(_Model):
     max: int | None = Field(None, ge=0)
 
 
+class _Worded(_Counted):
+    """A check on words (phrase, pattern, any), whose matches a meaning can confirm."""
+
+    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
+    #: "no" in "No, there's no fee" is words without a refusal.
+    confirm: SemanticCheck | None = None
+
+
 def _check_regex(values: list[str]) -> list[str]:
     for v in values:
         try:
@@ -50,7 +58,7 @@ def _check_regex(values: list[str]) -> list[str]:
     return values
 
 
-class PhraseCheck(_Counted):
+class PhraseCheck(_Worded):
     """Phrases matched exactly (case, punctuation and apostrophes ignored) or fuzzily.
 
     ``{a|b|}`` inside a phrase expands to alternatives (an empty one makes the group
@@ -74,9 +82,6 @@ class PhraseCheck(_Counted):
     #: exactly only: one changed word in a short phrase changes its meaning
     #: ("not our fault" is not "not your fault"); so are phrases under four words.
     min_fuzzy_chars: int = Field(10, ge=1)
-    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
-    #: "no" in "No, there's no fee" is words without a refusal.
-    confirm: SemanticCheck | None = None
 
     @field_validator("regex", "exclude_regex")
     @classmethod
@@ -90,7 +95,7 @@ class PhraseCheck(_Counted):
         return self
 
 
-class PatternCheck(_Counted):
+class PatternCheck(_Worded):
     """spaCy Matcher token patterns (on lemmas, POS, dependencies) over parsed segments.
 
     Only segments containing one of ``anchors`` (lowercase words; apostrophes dropped) are
@@ -105,9 +110,6 @@ class PatternCheck(_Counted):
     negated: bool | None = None
     subjects: list[str] = []
     exclude: list[str] = []
-    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
-    #: "no" in "No, there's no fee" is words without a refusal.
-    confirm: SemanticCheck | None = None
 
     @field_validator("patterns")
     @classmethod
@@ -135,6 +137,11 @@ class Training(_Model):
     file: str
     label: str | list[str]  # several: a row with any of them meets it
     rows: SkipJsonSchema[tuple[tuple[str, bool], ...]] = ()
+
+    @property
+    def shown(self) -> str:
+        """The label(s), as a flag or an explanation names them."""
+        return self.label if isinstance(self.label, str) else " or ".join(self.label)
 
     @model_validator(mode="before")
     @classmethod
@@ -189,14 +196,11 @@ class SemanticCheck(_Counted):
 Detector = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck], Field(discriminator="type")]
 
 
-class AnyCheck(_Counted):
+class AnyCheck(_Worded):
     """Matches of any of several phrase/pattern/semantic checks, counted together."""
 
     type: Literal["any"]
     checks: list[Detector] = Field(min_length=1)
-    #: Keep a match only when its sentence also means it (a semantic check, usually trained):
-    #: "no" in "No, there's no fee" is words without a refusal.
-    confirm: SemanticCheck | None = None
 
 
 Cue = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck, AnyCheck], Field(discriminator="type")]

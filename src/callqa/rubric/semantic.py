@@ -274,8 +274,7 @@ class SemanticDetector:
                     extra = (("threshold", cfg.threshold), ("contrast", j.contrast),
                              ("contrast_example", j.contrast_example), ("low_confidence", low))
                     if j.probability is not None:
-                        label = cfg.train.label  # type: ignore[union-attr]
-                        extra += (("similarity", j.similarity), ("classifier", label if isinstance(label, str) else " or ".join(label)))
+                        extra += (("similarity", j.similarity), ("classifier", cfg.train.shown))  # type: ignore[union-attr]
                     hits.append(Hit(seg, a, b, "semantic", j.example, j.score, extra))
         hits = ctx.memo[key] = _dedupe_windows(_drop_excluded(ctx, hits, self.exclude))
         return hits
