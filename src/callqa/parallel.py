@@ -32,7 +32,7 @@ def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int 
         for job in jobs:
             yield fn(*job)
         return
-    with ProcessPoolExecutor(max_workers=workers) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
         pending: set[Future[T]] = set()
         for job in jobs:
             pending.add(pool.submit(fn, *job))
@@ -42,6 +42,11 @@ def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int 
                     yield future.result()
         for future in _as_done(pending):
             yield future.result()
+
+
+def _share_cores(workers: int) -> None:
+    """A worker's libraries use its share of the cores, not all of them each."""
+    os.environ.setdefault("CALLQA_ENCODER_THREADS", str(max(1, default_workers() // workers)))
 
 
 def _as_done(pending: set[Future[T]]) -> Iterator[Future[T]]:
