@@ -205,3 +205,22 @@ def test_calibrate_chooses_on_the_tune_file_and_reports_the_held_out_one(tmp_pat
     assert chosen["f1"] <= 0.42 < 0.47 < chosen["precision"]
     assert main(["rubric", "calibrate", str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) != 0
     assert "no tune rows" in " ".join(capsys.readouterr().err.split())  # (wrapped to the terminal)
+
+
+def test_the_shipped_tuned_encoder_was_trained_on_the_tune_files_as_they_are() -> None:
+    """Editing a file in src/callqa/rubric/labelled/ needs a retrain (scripts/train_encoder.py)."""
+    import importlib.util
+    from pathlib import Path
+
+    from safetensors import safe_open
+
+    from callqa.encoders.minilm import TunedMiniLMEncoder
+
+    script = Path(__file__).resolve().parents[1] / "scripts" / "train_encoder.py"
+    spec = importlib.util.spec_from_file_location("train_encoder", script)
+    assert spec and spec.loader
+    train = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(train)
+    with safe_open(str(TunedMiniLMEncoder.TUNED), "numpy") as f:
+        assert f.metadata()["data"] == train.data_hash(train.rows()), "retrain: python scripts/train_encoder.py"
+    assert load_rubric().encoder == "minilm-callqa"

@@ -45,7 +45,8 @@ class EncoderError(CallQAError):
 
 ENTRY_POINT_GROUP = "callqa.encoders"
 #: Encoders callqa ships, so that a source checkout works before its entry points are installed.
-BUILTIN = {"minilm": "callqa.encoders.minilm:MiniLMEncoder"}
+BUILTIN = {"minilm": "callqa.encoders.minilm:MiniLMEncoder",
+           "minilm-callqa": "callqa.encoders.minilm:TunedMiniLMEncoder"}
 
 
 class CachedEncoder:
