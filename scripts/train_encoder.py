@@ -26,7 +26,6 @@ that author's rows.
 from __future__ import annotations
 
 import argparse
-import csv
 import hashlib
 import os
 import sys
@@ -46,14 +45,18 @@ Row = tuple[str, set[str], set[str]]  # text, its labels, the labels its file wa
 
 def rows() -> list[Row]:
     """Every packaged tune file's rows, in file order. A file was labelled for the labels that
-    occur in it, of its speaker's side (the frustration set has no company mistakes or requests:
-    its rows teach nothing about those)."""
+    occur in it, of each row's speaker's side (the frustration set has no company mistakes or
+    requests: its rows teach nothing about those)."""
+    sys.path.insert(0, str(REPO / "src"))
+    from callqa.rubric.calibrate import read_labelled
+
     out = []
     for path in sorted(LABELLED.glob("*.csv")):
-        table = list(csv.DictReader(path.open(encoding="utf-8")))
-        side = CUSTOMER if table and (table[0].get("speaker") or "agent") == "customer" else AGENT
-        labelled = {x for r in table for x in r["labels"].split(";") if x in side}
-        out += [(r["text"], {x for x in r["labels"].split(";") if x}, labelled) for r in table]
+        table = read_labelled(path)
+        present = {x for r in table for x in r.labels}
+        for r in table:
+            side = CUSTOMER if r.speaker == "customer" else AGENT
+            out.append((r.text, set(r.labels), {x for x in side if x in present}))
     return out
 
 

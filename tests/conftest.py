@@ -9,11 +9,13 @@ from pathlib import Path
 import numpy as np
 import pytest
 
+from callqa.cache import model_dir
+
 REPO = Path(__file__).resolve().parents[1]
 SHARED_DATA = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "recordings_sample"
 # the sentence encoder's model file is built once, not again in every test's own cache folder
-os.environ.setdefault("CALLQA_MODEL_DIR", str(Path(__import__("platformdirs").user_cache_dir("callqa")) / "models"))
+os.environ.setdefault("CALLQA_MODEL_DIR", str(model_dir()))
 
 
 def shared_file(*parts: str) -> Path:

@@ -104,8 +104,8 @@ def _build_graph(w: dict[str, np.ndarray], layers: int, heads: int, eps: float) 
 
 
 class MiniLMEncoder:
-    #: Model and package version: vectors from another are never mixed in (ONNX Runtime
-    #: computes the vectors of the numpy pass before it to a cosine > 0.99999: same id).
+    #: Model and package version: vectors from another are never mixed in (kept from the numpy
+    #: pass this replaced: its vectors and these agree to a cosine > 0.99999).
     ID = "all-MiniLM-L6-v2@gt-0.1.0"
     #: Tensors that replace the package's (a fine-tuned variant), or None for the stock model.
     TUNED: Path | None = None
