@@ -20,7 +20,9 @@ commit).
 
 Why (leave-one-author-out on the tune files, 2026-12-03): mean F1 over the nine agent
 categories 0.70 with logistic heads on the stock encoder, 0.86 on an encoder tuned without
-that author's rows.
+that author's rows. After the tune files change, retrain, then choose the thresholds again with
+``scripts/loso.py`` (the shipped encoder has seen every tune row: its own scores on them are
+too confident to choose from).
 """
 
 from __future__ import annotations

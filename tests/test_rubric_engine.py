@@ -237,6 +237,20 @@ def test_silence_and_holds() -> None:
     assert result(longest, long_hold).value == 42
 
 
+def test_a_hold_that_only_the_words_show_is_still_a_hold() -> None:
+    # a text transcript: turns back to back, no silence to measure
+    asked = call(("agent", 0, 3, "Would you mind if I put you on hold while I check?"), ("customer", 3, 4, "Sure."),
+                 ("agent", 4, 7, "Thanks for holding, I've found it."))
+    assert default(asked, "hold.ask_permission").status == "pass"
+    assert default(asked, "hold.thank_after").status == "pass"
+    unasked = call(("agent", 0, 3, "Hold on."), ("customer", 3, 6, "I've been on hold for ten minutes now."),
+                   ("agent", 6, 9, "Right, so the laptop is covered."))
+    assert default(unasked, "hold.ask_permission").status == "fail"
+    assert default(unasked, "hold.thank_after").status == "fail"
+    no_hold = call(("agent", 0, 3, "Let me check that."), ("agent", 3, 6, "Right, it's covered."))
+    assert default(no_hold, "hold.ask_permission").status == "na"
+
+
 def test_talk_ratio_and_monologue() -> None:
     ratio = one({"type": "metric", "metric": "talk_ratio", "max": 0.7})
     r = result(ratio, call(("agent", 0, 30, "x"), ("customer", 30, 40, "y")))
@@ -263,3 +277,29 @@ def test_customer_name_from_an_introduction_or_an_honorific() -> None:
     assert default(call(("customer", 0, 3, "It's Helen Price."), ("agent", 3, 6, "Okay.")), cid).status == "fail"
     assert default(agent("Thank you, Mrs. Price."), cid).status == "pass"
     assert default(agent("You didn't miss anything."), cid).status == "na"
+
+
+def _two(fallback_check: dict) -> Engine:
+    base = {"category": "np", "section": "t", "speaker": "agent", "polarity": "negative", "message": "m",
+            "source": {"seed": "s", "guidance": "g"}}
+    doc = {"id": "t", "name": "t", "version": "1", "sections": [{"id": "t", "name": "t", "weight": 1}],
+           "criteria": [{**base, "id": "np.dept", "name": "dept",
+                         "check": {"type": "phrase", "phrases": ["not my department"], "mode": "forbidden"}},
+                        {**base, "id": "np.other", "name": "other", "fallback": True, "check": fallback_check}]}
+    return Engine(parse_rubric(json.dumps(doc)))
+
+
+def test_a_fallback_criterion_flags_only_what_its_category_left_unflagged() -> None:
+    engine = _two({"type": "phrase", "phrases": ["department", "not us"], "mode": "forbidden"})
+    by_id = {r.criterion: r for r in engine.evaluate(agent("Sorry, that's not my department."))}
+    assert by_id["np.dept"].status == "fail" and by_id["np.other"].status == "pass"
+    assert by_id["np.other"].flags == ()  # one moment, one flag
+    # another sentence of the same turn is a moment of its own
+    by_id = {r.criterion: r for r in engine.evaluate(agent("That's not my department. It's the council, not us."))}
+    assert by_id["np.dept"].status == "fail"
+    assert by_id["np.other"].status == "fail" and [f.text for f in by_id["np.other"].flags] == ["not us"]
+
+
+def test_a_fallback_criterion_must_forbid() -> None:
+    with pytest.raises(Exception, match="fallback: true needs"):
+        _two({"type": "phrase", "phrases": ["department"]})

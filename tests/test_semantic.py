@@ -69,6 +69,15 @@ def test_default_rubric_hears_meaning_that_no_phrase_lists() -> None:
     assert "negative_phrasing.blame_customer" not in {f.criterion for f in flags(rubric, "You should have an email from us.")}
 
 
+def test_negative_phrasing_is_heard_by_meaning_once_per_moment() -> None:
+    rubric = load_rubric()
+    np_flags = lambda text: [f.criterion for f in flags(rubric, text) if f.category == "negative_phrasing"]  # noqa: E731
+    assert np_flags("Honestly, that one's the landlord's headache, not ours.") == ["negative_phrasing.by_meaning"]
+    assert np_flags("That's not my department.") == ["negative_phrasing.not_my_department"]  # one moment, one flag
+    assert np_flags("Please don't read your card number out on this call.") == []
+    assert np_flags("We can't refund it, but what I can do is send a replacement today.") == []
+
+
 def test_take_the_blame_does_not_apply_to_a_call_without_a_company_mistake() -> None:
     rubric = load_rubric()
     t = Transcript("<c>", 20.0, "t", "", (
@@ -224,3 +233,13 @@ def test_the_shipped_tuned_encoder_was_trained_on_the_tune_files_as_they_are() -
     with safe_open(str(TunedMiniLMEncoder.TUNED), "numpy") as f:
         assert f.metadata()["data"] == train.data_hash(train.rows()), "retrain: python scripts/train_encoder.py"
     assert load_rubric().encoder == "minilm-callqa"
+
+
+def test_a_retrained_encoder_never_reads_the_vectors_cached_for_the_one_before(tmp_path) -> None:
+    from callqa.encoders.minilm import TunedMiniLMEncoder, file_digest
+
+    other = tmp_path / "retrained.safetensors"
+    other.write_bytes(TunedMiniLMEncoder.TUNED.read_bytes() + b" ")
+    # the embedding cache is keyed by the id, and the id by the weights file's bytes
+    assert TunedMiniLMEncoder.ID.endswith(file_digest(TunedMiniLMEncoder.TUNED))
+    assert file_digest(other) != file_digest(TunedMiniLMEncoder.TUNED)

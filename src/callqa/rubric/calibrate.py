@@ -16,7 +16,7 @@ positive one's positive flag). Only the labels that occur in the file are measur
 Thresholds: each criterion with a semantic check (one per criterion; a ``confirm`` counts) is
 run once with its threshold at a floor, which records every sentence's similarity; rows that a
 trained check learnt from are judged out of fold (``collect``); a threshold is then chosen per
-criterion on the ``tune`` rows (highest F1 of its labels, ties to the higher threshold), in two
+criterion on the ``tune`` rows (highest F1 of its labels; within ``TIE`` of it, the higher threshold), in two
 rounds of coordinate ascent, and the figures are reported on the ``heldout`` rows.
 """
 
@@ -37,7 +37,16 @@ from .schema import Criterion, Rubric
 
 FLOOR = 0.05
 FOLDS = 5
-SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(71)]  # 0.20 … 0.90
+SWEEP = [round(0.20 + 0.01 * i, 2) for i in range(80)]  # 0.20 … 0.99
+#: F-beta values this close to the best are a tie (noise on a few hundred rows): the strictest
+#: threshold among them is chosen.
+TIE = 0.01
+
+
+def pick(scored: list[tuple[float, float]]) -> float:
+    """The threshold to take from (F-beta, threshold) pairs: the highest within ``TIE`` of the best."""
+    best = max(f for f, _ in scored)
+    return max(t for f, t in scored if f >= best - TIE)
 
 
 @dataclass(frozen=True)
@@ -246,16 +255,17 @@ def f_beta(c: Counter[str], beta: float) -> float:
 
 
 def choose_thresholds(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
-                      start: dict[str, float], beta: float = 1.0) -> dict[str, float]:
+                      start: dict[str, float], beta: float = 1.0,
+                      fixed: frozenset[str] = frozenset()) -> dict[str, float]:
     """Per semantic criterion, the threshold with the best F-beta (F1 by default) of the labels
-    naming it on ``rows``."""
+    naming it on ``rows``; the ``fixed`` ones keep their start."""
     th = dict(start)
     for _ in range(2):
-        for cid in sorted(th):
+        for cid in sorted(th.keys() - fixed):
             labs = [lab for lab, pairs in scorer.matches.items() if any(c == cid for c, _ in pairs)]
             if not labs:
                 continue
-            best = (-1.0, th[cid])
+            scored = []
             for t in SWEEP:
                 trial = {**th, cid: t}
                 total: Counter[str] = Counter()
@@ -264,8 +274,6 @@ def choose_thresholds(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
                     for lab in labs:
                         exp, hit = lab in row.labels, lab in got
                         total["tp" if exp and hit else "fp" if hit else "fn" if exp else "tn"] += 1
-                f = f_beta(total, beta)
-                if f >= best[0]:  # ties go to the higher (stricter) threshold
-                    best = (f, t)
-            th[cid] = best[1]
+                scored.append((f_beta(total, beta), t))
+            th[cid] = pick(scored)
     return th

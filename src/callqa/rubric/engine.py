@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
+from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
@@ -149,9 +150,9 @@ class Engine:
         cond: AppliesIf | None = item.criterion.applies_if
         if cond is None:
             return True
-        if cond.hold_s is not None:
-            return any(e - s >= cond.hold_s for s, e in ctx.gaps())
-        return bool(item.gate.find(ctx, ctx.scope(cond.speaker, None)))
+        if cond.hold_s is not None and any(e - s >= cond.hold_s for s, e in ctx.gaps()):
+            return True
+        return item.gate is not None and bool(item.gate.find(ctx, ctx.scope(cond.speaker, None)))
 
     def evaluate(self, transcript: Transcript) -> list[CriterionResult]:
         return self.judge(transcript)[0]
@@ -179,6 +180,7 @@ class Engine:
                 flags = [f for f in flags if f.text]
             results.append(CriterionResult(c.id, c.category, c.section, status, c.weight, c.critical,
                                            tuple(flags), out.value, detail))
+        results = [_fallback(r, results) if item.criterion.fallback else r for item, r in zip(self.items, results)]
         service = True
         if sc is not None:
             segs = ctx.scope(sc.speaker, None)
@@ -187,6 +189,19 @@ class Engine:
             if service and self.not_service is not None:
                 service = not self.not_service.find(ctx, ctx.scope("any", None))
         return results, service
+
+
+def _fallback(result: CriterionResult, results: list[CriterionResult]) -> CriterionResult:
+    """A catch-all's result without the words another criterion flagged: a moment that already
+    has its flag gets no second one, and words that earned a credit (an offer, an apology, a
+    reassurance) are no fault. Its check forbids: it passes when nothing is left."""
+    taken = [f for r in results if r.criterion != result.criterion for f in r.flags if f.text]
+    kept = tuple(f for f in result.flags
+                 if not any(t.speaker == f.speaker and t.start < f.end and f.start < t.end for t in taken))
+    if len(kept) == len(result.flags):
+        return result
+    status = result.status if result.status == "na" else "fail" if kept else "pass"
+    return replace(result, status=status, flags=kept, value=float(len(kept)))
 
 
 _ENGINES: dict[int, tuple[Rubric, Engine]] = {}

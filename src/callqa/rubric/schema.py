@@ -280,8 +280,9 @@ class Window(_Model):
 
 
 class AppliesIf(_Model):
-    """The criterion is N/A unless this happens: a cue said by ``speaker``, or a hold
-    (a silence of at least ``hold_s`` seconds)."""
+    """The criterion is N/A unless this happens: a cue said by ``speaker``, or a hold (a silence
+    of at least ``hold_s`` seconds). With both, either will do: a text transcript has no
+    silences, but its words can say that the customer was put on hold."""
 
     speaker: Speaker = "customer"
     check: Cue | None = None
@@ -289,8 +290,8 @@ class AppliesIf(_Model):
 
     @model_validator(mode="after")
     def _one(self) -> AppliesIf:
-        if (self.check is None) == (self.hold_s is None):
-            raise ValueError("give either 'check' or 'hold_s'")
+        if self.check is None and self.hold_s is None:
+            raise ValueError("give 'check', 'hold_s' or both")
         return self
 
 
@@ -334,6 +335,9 @@ class Criterion(_Model):
     weight: float = Field(1.0, ge=0)
     severity: Severity = "minor"
     critical: bool = Field(False, description="failing it caps the call's score (auto-fail)")
+    fallback: bool = Field(False, description="a catch-all: it flags only words that no other criterion "
+                           "flagged (one moment, one flag; words that earned a credit are no fault); needs "
+                           "a forbidden phrase, pattern, semantic or any check")
     polarity: Polarity = Field(description="positive: good behaviour; negative: a problem")
     message: str = Field(description="what a failure means, shown on negative flags")
     praise: str = Field("", description="shown on positive flags; defaults to the name")
@@ -341,6 +345,12 @@ class Criterion(_Model):
     description: str = ""
     source: Source
     examples: Examples = Examples()
+
+    @model_validator(mode="after")
+    def _fallback_forbids(self) -> Criterion:
+        if self.fallback and getattr(self.check, "mode", None) != "forbidden":
+            raise ValueError("fallback: true needs a phrase, pattern, semantic or any check with mode: forbidden")
+        return self
 
 
 class Section(_Model):
