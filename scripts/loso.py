@@ -52,6 +52,30 @@ def encoder_without(texts: set[str], out: Path) -> Path:
     return path
 
 
+def judge_left_out(rubric, table, out: Path) -> dict:
+    """Each agent utterance's evidence (``calibrate.collect``), judged by an encoder and heads
+    trained without its author's rows."""
+    from callqa.encoders.minilm import MiniLMEncoder
+    from callqa.rubric import calibrate as cal
+    from callqa.rubric import semantic
+
+    evidence = {}
+    for author, texts in authors().items():
+        left_out = set(texts)
+        print(f"author {author}: {len(texts)} utterances", flush=True)
+        tuned = encoder_without(left_out, out)
+        name = f"loso-{author}"
+        cls = type(f"LeftOut{author}", (MiniLMEncoder,), {"TUNED": tuned, "ID": f"{name}-{tuned.stem}"})
+        semantic._ENCODERS[name] = semantic.CachedEncoder(name, cls, None)
+        data = rubric.model_dump(by_alias=True)
+        data["encoder"] = name
+        rows = [r for r in table if r.text in left_out]
+        for row, ev in zip(rows, cal.collect(rows, cal._without(data, left_out))):
+            evidence[row.text] = ev
+        semantic.reset_encoders()
+    return evidence
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     ap.add_argument("--out", type=Path, default=Path("/tmp/callqa-loso"), help="where the left-out encoders are kept")
@@ -68,34 +92,19 @@ def main() -> int:
     if args.customer:
         return customer(args.out)
 
-    from callqa.encoders.minilm import MiniLMEncoder
     from callqa.rubric import calibrate as cal
-    from callqa.rubric import semantic
     from callqa.rubric.loader import load_rubric
 
     rubric = load_rubric(None)
     table = cal.read_labelled(AGENT_FILE)
     labels = {x for r in table for x in r.labels}
     scorer = cal.Scorer(rubric, labels)
-    evidence: dict[str, cal.Evidence] = {}
     if args.evidence:  # judged before: choose again (the rubric's examples unchanged)
         import pickle
 
         evidence = {r.text: e for r, e in zip(*pickle.loads(args.evidence.read_bytes()))}
-    for author, texts in authors().items() if not evidence else ():
-        left_out = set(texts)
-        print(f"author {author}: {len(texts)} utterances", flush=True)
-        tuned = encoder_without(left_out, args.out)
-        name = f"loso-{author}"
-        cls = type(f"LeftOut{author}", (MiniLMEncoder,), {"TUNED": tuned, "ID": f"{name}-{tuned.stem}"})
-        semantic._ENCODERS[name] = semantic.CachedEncoder(name, cls, None)
-        data = rubric.model_dump(by_alias=True)
-        data["encoder"] = name
-        without = cal._without(data, left_out)
-        rows = [r for r in table if r.text in left_out]
-        for row, ev in zip(rows, cal.collect(rows, without)):
-            evidence[row.text] = ev
-        semantic.reset_encoders()
+    else:
+        evidence = judge_left_out(rubric, table, args.out)
     rows = [r for r in table if r.text in evidence]
     ev = [evidence[r.text] for r in rows]
     if args.save:
@@ -186,25 +195,19 @@ def customer(out: Path) -> int:
             heads["problem"] = th["problem"]
         return words or any(probs.get(h, 0.0) >= t for h, t in heads.items())
 
+    def counts(g: str, th: dict[str, float]) -> Counter[str]:
+        c: Counter[str] = Counter()
+        for got, want in zip(seen, wanted):
+            c[cal.outcome(g in want, hit(g, *got[g], th))] += 1
+        return c
+
     chosen = dict(current)
     for g, (head, beta) in GATE_HEADS.items():
-        scored = []
-        for t in cal.SWEEP:
-            trial = {**chosen, g: t}
-            c: Counter[str] = Counter()
-            for got, want in zip(seen, wanted):
-                found, exp = hit(g, *got[g], trial), g in want
-                c["tp" if exp and found else "fp" if found else "fn" if exp else "tn"] += 1
-            scored.append((cal.f_beta(c, beta), t))
-        chosen[g] = cal.pick(scored)
+        chosen[g] = cal.pick([(cal.f_beta(counts(g, {**chosen, g: t}), beta), t) for t in cal.SWEEP])
     for title, th in (("now", current), ("chosen", chosen)):
         print(f"\nleft-out figures at the thresholds {title}:")
         for g in GATE_HEADS:
-            c = Counter()
-            for got, want in zip(seen, wanted):
-                found, exp = hit(g, *got[g], th), g in want
-                c["tp" if exp and found else "fp" if found else "fn" if exp else "tn"] += 1
-            p, r, _ = cal.figures(c)
+            p, r, _ = cal.figures(counts(g, th))
             print(f"  {g:<16} precision {p:.2f} recall {r:.2f}")
     print(f"\n{len(table)} customer utterances (author H), encoder tuned without them, heads out of fold")
     for g, (head, beta) in GATE_HEADS.items():

