@@ -3,17 +3,8 @@
 Exit codes: 0 ok, 1 failures (an invalid rubric, a failing example or golden call), 2 error
 (a file that cannot be read, an unknown criterion).
 
-Golden calls (``rubric test --golden DIR``): every transcript in DIR (.json, .txt, .vtt,
-.srt) that has a sidecar ``NAME.expect.yaml`` is scored and checked against it::
-
-    score: [70, 100]            # inclusive band for the overall score
-    sections: {hold: null, empathy: [80, 100]}   # null: the section must be N/A
-    critical_failed: []         # exactly these critical criteria fail
-    flags:
-      present: [greeting.opening, "negative_phrasing.dont_know:negative"]
-      absent: [negative_phrasing.bare_no]
-
-A flag is named by its criterion id, optionally ":positive" or ":negative".
+Golden calls (``rubric test --golden DIR``, transcripts with ``NAME.expect.yaml`` sidecars) are
+checked by :mod:`callqa.rubric.golden`, which documents the sidecar format.
 """
 
 from __future__ import annotations
@@ -201,52 +192,8 @@ def run_examples(rubric: Rubric) -> tuple[int, list[str]]:
     return n, problems
 
 
-def _band(value: float | None, band: Any) -> bool:
-    if band is None:
-        return value is None
-    lo, hi = band if isinstance(band, (list, tuple)) else (band.get("min", 0), band.get("max", 100))
-    return value is not None and lo <= value <= hi
-
-
-def check_golden(rubric: Rubric, folder: Path) -> tuple[int, list[str]]:
-    """(golden calls checked, what went wrong) for a folder of transcripts with sidecars."""
-    import yaml
-
-    from callqa.importers import is_transcript_file, load_transcript
-    from callqa.scoring import score_transcript
-
-    if not folder.is_dir():
-        raise CallQAError(f"{folder}: no such folder")
-    problems, n = [], 0
-    for path in sorted(folder.iterdir()):
-        sidecar = path.with_name(path.stem + ".expect.yaml")
-        if not is_transcript_file(path) or not sidecar.is_file():
-            continue
-        n += 1
-        try:
-            expect = yaml.safe_load(sidecar.read_text(encoding="utf-8")) or {}
-        except yaml.YAMLError as exc:
-            raise CallQAError(f"{sidecar}: YAML syntax error: {exc}") from None
-        result = score_transcript(load_transcript(path), rubric)
-        name = path.name
-        if "score" in expect and not _band(result.score, expect["score"]):
-            problems.append(f"{name}: score {result.score} outside {expect['score']}")
-        for sec, band in (expect.get("sections") or {}).items():
-            if not _band(result.sections.get(sec), band):
-                problems.append(f"{name}: section {sec} scored {result.sections.get(sec)}, expected {band}")
-        if "critical_failed" in expect and sorted(expect["critical_failed"] or []) != sorted(result.critical_failed):
-            problems.append(f"{name}: critical failures {list(result.critical_failed)}, expected {expect['critical_failed']}")
-        got = {(f.criterion, f.polarity) for f in result.flags}
-        flags = expect.get("flags") or {}
-        for want, present in [(w, True) for w in flags.get("present", [])] + [(w, False) for w in flags.get("absent", [])]:
-            cid, _, pol = str(want).partition(":")
-            seen = any(c == cid and (not pol or p == pol) for c, p in got)
-            if seen != present:
-                problems.append(f"{name}: flag {want} {'missing' if present else 'present'}")
-    return n, problems
-
-
 def cmd_test(args: argparse.Namespace) -> int:
+    from callqa.rubric.golden import check_golden
     from callqa.rubric.loader import DEFAULT_RUBRIC
 
     rubric = _load(args.file)
