@@ -57,6 +57,7 @@ def list_agents(url: str, n_calls: int) -> None:
 
     from callqa import services
     from callqa.storage import connect, count_calls, migrate, safe_url
+    from callqa.workspace import Workspace
 
     engine = connect(url)
     migrate(engine)
@@ -87,7 +88,7 @@ def list_agents(url: str, n_calls: int) -> None:
     times = []
     for _ in range(3):
         t = time.perf_counter()
-        agents = services.agent_summaries(url)
+        agents = services.agent_summaries(Workspace(db=url))
         times.append(time.perf_counter() - t)
     print(f"  services.agent_summaries, database already open: first {times[0] * 1000:.0f} ms, "
           f"best {min(times) * 1000:.0f} ms ({len(agents)} agents, {sum(a.calls for a in agents):,} calls)")

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import tempfile
 from fractions import Fraction
 from pathlib import Path
 
@@ -16,6 +17,8 @@ SHARED_DATA = REPO.parent / "shared" / "data"
 SAMPLES = REPO / "recordings_sample"
 # the sentence encoder's model file is built once, not again in every test's own cache folder
 os.environ.setdefault("CALLQA_MODEL_DIR", str(model_dir()))
+# no test reads the config file of the person running them (callqa.workspace)
+os.environ["XDG_CONFIG_HOME"] = tempfile.mkdtemp(prefix="callqa-test-config-")
 
 
 def shared_file(*parts: str) -> Path:

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -19,7 +20,7 @@ from sqlalchemy import text
 from callqa import services
 from callqa.audio import content_hash
 from callqa.storage import connect, list_calls
-from callqa.transcribe import TranscribeSettings
+from callqa.workspace import Workspace
 from conftest import REPO, SAMPLES
 
 REFERENCE = REPO / "samples" / "reference"
@@ -70,12 +71,12 @@ def test_score_paths_on_a_dask_cluster_stores_every_file_once(cluster, central_d
     expected[folder / "recording.ogg"] = None
 
     address = cluster.scheduler_address.removeprefix("tcp://")
-    settings = services.ScoreSettings(executor=f"dask://{address}", db=central_db, agent="dana",
-                                      transcription=TranscribeSettings())
+    ws = Workspace(db=central_db)
+    score = partial(services.score_paths, [folder], ws, executor=f"dask://{address}", agent="dana")
     with distributed.Client(cluster) as client:
         worker_pids = client.run(os.getpid)  # {worker address: pid}
         with distributed.get_task_stream(client) as stream:
-            summary = services.score_paths([folder], settings)
+            summary = score()
     ran_on = {t["worker"] for t in stream.data if "_transcribe_and_score" in str(t["key"])}
 
     assert [o.status for o in summary.outcomes].count("scored") == len(expected), \
@@ -99,7 +100,7 @@ def test_score_paths_on_a_dask_cluster_stores_every_file_once(cluster, central_d
     assert recording.engine == "faster-whisper" and recording.agent == "dana"
     assert list((tmp_path / "worker-cache" / "transcripts").rglob("*.json")), "the worker wrote its cache"
 
-    again = services.score_paths([folder], settings)
+    again = score()
     assert {o.status for o in again.outcomes} == {"skipped"}
 
 
@@ -107,16 +108,15 @@ def test_relative_paths_are_found_by_workers_started_in_another_folder(cluster, 
     (tmp_path / "calls").mkdir()
     (tmp_path / "calls" / "t.json").write_text((REFERENCE / "c01_alice_double_charge.json").read_text("utf-8"))
     monkeypatch.chdir(tmp_path)  # the workers were started in another folder, as on other machines
-    settings = services.ScoreSettings(executor=cluster.scheduler_address.replace("tcp://", "dask://"),
-                                      db=f"sqlite:///{tmp_path / 'q.db'}")
-    summary = services.score_paths(["calls"], settings)
+    summary = services.score_paths(["calls"], Workspace(db=f"sqlite:///{tmp_path / 'q.db'}"),
+                                   executor=cluster.scheduler_address.replace("tcp://", "dask://"))
     assert [(o.status, o.error) for o in summary.outcomes] == [("scored", None)]
 
 
 def test_an_unreachable_scheduler_is_a_clear_error(tmp_path):
     from callqa.errors import CallQAError
 
-    settings = services.ScoreSettings(executor="dask://127.0.0.1:9", db=f"sqlite:///{tmp_path / 'q.db'}")
     (tmp_path / "t.json").write_text((REFERENCE / "c01_alice_double_charge.json").read_text(encoding="utf-8"))
     with pytest.raises(CallQAError, match="cannot reach the dask scheduler at 127.0.0.1:9"):
-        services.score_paths([tmp_path / "t.json"], settings)
+        services.score_paths([tmp_path / "t.json"], Workspace(db=f"sqlite:///{tmp_path / 'q.db'}"),
+                             executor="dask://127.0.0.1:9")

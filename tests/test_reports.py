@@ -405,10 +405,12 @@ def test_unknown_agent_names_the_known_ones(sample_db):
 
 def _cli(argv: list[str]) -> int:
     from callqa.cli_report import add_report_parser
+    from callqa.workspace import resolve
 
     parser = argparse.ArgumentParser(prog="callqa")
     add_report_parser(parser.add_subparsers(dest="command", required=True))
     args = parser.parse_args(argv)
+    args.workspace = resolve(args)  # as callqa.cli.main does
     return args.func(args)
 
 

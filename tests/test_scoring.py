@@ -138,3 +138,30 @@ def test_json_forms_are_versioned() -> None:
     d = s.to_dict()
     assert d["version"] == 1 and d["rubric"] == "default"
     assert all(f["version"] == 1 and {"criterion", "polarity", "explanation"} <= f.keys() for f in d["flags"])
+
+
+def test_overall_score_uses_section_weights_and_the_critical_cap():
+    from callqa.scoring import overall_score
+
+    assert overall_score([(1, 50.0), (3, 50.0)], False, 0) == (50.0, 50.0)
+    assert overall_score([(1, 100.0), (3, 50.0), (2, None)], False, 0) == (62.5, 62.5)  # N/A drops out
+    assert overall_score([(1, 100.0), (3, 50.0)], True, 40) == (40, 62.5)
+    assert overall_score([(1, None)], False, 0) == (None, None)
+
+
+@pytest.mark.parametrize("status, flags, expected", [
+    ("fail", [("negative", "machine", None)], "fail"),  # nobody reviewed it
+    ("fail", [("negative", "machine", "rejected")], "pass"),  # its only fault rejected
+    ("fail", [("negative", "machine", "rejected"), ("negative", "machine", None)], "fail"),
+    ("fail", [], "fail"),  # a metric that failed without a flag: nothing to reject
+    ("pass", [("positive", "machine", "rejected")], "fail"),  # its credit rejected
+    ("pass", [("positive", "machine", "rejected"), ("positive", "machine", "accepted")], "pass"),
+    ("pass", [("negative", "reviewer", None)], "fail"),  # a reviewer added a fault
+    ("pass", [("negative", "machine", None), ("positive", "machine", "accepted")], "pass"),
+    ("na", [("positive", "reviewer", None)], "pass"),
+    ("na", [("negative", "machine", "accepted")], "na"),  # evidence on a criterion that does not apply
+])
+def test_reviewed_status(status, flags, expected):
+    from callqa.scoring import reviewed_status
+
+    assert reviewed_status(status, flags) == expected

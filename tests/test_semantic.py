@@ -127,7 +127,8 @@ def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) 
             result = score_transcript(t, rubric)
             ids[name] = storage.save_scored_call(session, t, result, agent="a", call_date=date(2026, 11, 2),
                                                  content_hash=name, rubric_id=rubric.id, rubric_version="1")
-        queue = review.review_queue(session, review.QueueSettings(per_agent_week=0), rubric=rubric)
+        only_rules = review.QueueSettings(per_agent_week=0, lowest_per_agent=0)  # no sampled or lowest calls
+        queue = review.review_queue(session, only_rules, rubric=rubric)
     engine.dispose()
     reasons = {item.call.file: item.reasons for item in queue}
     assert "uncertain meaning" in reasons.get("loose.txt", ())  # 0.455: within 0.05 of the threshold 0.45

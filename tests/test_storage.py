@@ -130,7 +130,7 @@ def test_migrate_from_empty_creates_the_tables_of_the_models(db_url):
     try:
         assert current_revision(engine) is None
         migrate(engine)
-        assert current_revision(engine) == "0001"
+        assert current_revision(engine) == "0002"
         migrate(engine)  # already at head: nothing to do, no error
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
@@ -420,14 +420,12 @@ def test_safe_url_never_shows_the_password(url):
     assert "qa" in shown and "callqa" in shown
 
 
-def test_database_url_prefers_explicit_then_environment_then_user_data_dir(monkeypatch, tmp_path):
+def test_database_url_takes_the_given_url_or_a_file_in_the_user_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
-    monkeypatch.delenv("CALLQA_DB", raising=False)
     default = database_url(None)
     assert default.startswith("sqlite:///") and default.endswith("callqa.db") and str(tmp_path) in default
     assert (tmp_path / "data" / "callqa").is_dir()
-    monkeypatch.setenv("CALLQA_DB", "postgresql://qa@db/callqa")
-    assert database_url(None) == "postgresql+psycopg://qa@db/callqa"
+    assert database_url("postgresql://qa@db/callqa") == "postgresql+psycopg://qa@db/callqa"
     assert database_url(str(tmp_path / "mine.db")) == f"sqlite:///{tmp_path / 'mine.db'}"
     assert database_url("sqlite:///x.db") == "sqlite:///x.db"
 

@@ -323,24 +323,34 @@ async def test_flagged_words_are_highlighted_by_polarity(db_url):
         assert checked > 0
 
 
-async def test_accept_and_reject_store_reviews_with_reviewer(db_url):
+async def test_accept_and_reject_store_reviews_and_move_on_to_the_next_flag_to_review(db_url):
+    from callqa.tui.widgets.flags import in_list_order
+
+    call_id = all_calls(db_url)[0].id
+    flags = in_list_order(read(db_url, storage.get_call, call_id).flags)
+    read(db_url, review.decide_flag, call_id, flags[1].id, accept=True, reviewer="someone")
     app = make_app(db_url)
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_first_call(pilot)
-        first, second = screen.call.flags[0], screen.call.flags[1]
-        await pilot.press("a")
+        assert screen.call_id == call_id and screen.flag_index == 0
+        await pilot.press("a")  # flags[1] is reviewed already: on to flags[2]
         await settle(pilot)
-        await pilot.press("n", "x")
+        assert screen.flag_index == 2
+        await pilot.press("r")
         await settle(pilot)
-        stored = read(db_url, storage.get_call, screen.call_id)
-        by_id = {f.id: f for f in stored.flags}
-        assert by_id[first.id].review_status == "accepted"
-        assert by_id[second.id].review_status == "rejected"
+        assert screen.flag_index == 3
+        await pilot.press("x")  # x rejects too, as before
+        await settle(pilot)
+        assert screen.flag_index == 4
+        stored = read(db_url, storage.get_call, call_id)
+        by_id = {f.id: f.review_status for f in stored.flags}
+        assert [by_id[f.id] for f in flags[:5]] == ["accepted", "accepted", "rejected", "rejected", None]
         kinds = [(r.kind, r.flag_id, r.reviewer) for r in stored.reviews]
-        assert kinds == [("accept", first.id, REVIEWER), ("reject", second.id, REVIEWER)]
+        assert kinds == [("accept", flags[1].id, "someone"), ("accept", flags[0].id, REVIEWER),
+                         ("reject", flags[2].id, REVIEWER), ("reject", flags[3].id, REVIEWER)]
         assert all(r.created_at is not None for r in stored.reviews)
         # the machine's flag is still listed, marked rejected
-        assert "rejected" in str(screen.query_one("#flags").get_option_at_index(1).prompt)
+        assert "rejected" in str(screen.query_one("#flags").get_option_at_index(2).prompt)
         assert stored.call.review_status == "reviewed"
 
 
@@ -503,6 +513,285 @@ def test_find_player_order_and_opt_out(monkeypatch):
     assert player_mod.find_player(have.get).name == "play"
 
 
+# --------------------------------------------------------------------------- reviewer flow
+
+
+def accept_flags(db_url: str, call_ids, leave: int = 0) -> None:
+    """Accept every flag of these calls but the first ``leave`` (in one session)."""
+    def run(session):
+        for call_id in call_ids:
+            for f in storage.get_call(session, call_id).flags[leave:]:
+                review.decide_flag(session, call_id, f.id, accept=True, reviewer=REVIEWER)
+
+    read(db_url, run)
+
+
+def newest_first(db_url: str) -> list[int]:
+    return [c.id for c in sorted(all_calls(db_url), key=lambda c: (c.call_date, c.id), reverse=True)]
+
+
+async def test_next_and_previous_call_to_review_from_the_table(db_url, monkeypatch):
+    from textual.widgets import DataTable
+
+    from callqa.tui.screens import calls as calls_screen
+
+    monkeypatch.setattr(calls_screen, "PAGE_SIZE", 4)
+    order = newest_first(db_url)
+    accept_flags(db_url, order[1:5])  # the rest of the first page, and the first call of the second
+    accept_flags(db_url, order[5:6], leave=1)  # one flag left to review is enough
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        screen = app.screen
+        shown_keys = {b.binding.id for b in screen.active_bindings.values() if b.binding.show}
+        assert {"calls.next_unreviewed", "calls.prev_unreviewed"} <= shown_keys  # in the footer
+
+        def current() -> int:
+            return screen.page.rows[screen.query_one(DataTable).cursor_row].id
+
+        assert current() == order[0]
+        await pilot.press("n")
+        await settle(pilot)
+        assert current() == order[5] and f"calls 5–8 of {len(order)}" in status(screen)
+        await pilot.press("n")
+        await settle(pilot)
+        assert current() == order[6]
+        await pilot.press("N", "N")
+        await settle(pilot)
+        assert current() == order[0] and screen.page_offset == 0
+        await pilot.press("N")
+        await settle(pilot)
+        assert current() == order[0]
+        assert any("no call before this one has flags left to review" in n for n in notifications(app))
+
+
+async def test_next_and_previous_call_to_review_from_a_call(db_url):
+    order = newest_first(db_url)
+    accept_flags(db_url, order[1:3])
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        assert screen.call_id == order[0]
+        await pilot.press("right_curly_bracket")
+        await settle(pilot)
+        assert screen.call_id == order[3] and screen.call.call.id == order[3]
+        await pilot.press("left_curly_bracket")
+        await settle(pilot)
+        assert screen.call.call.id == order[0]
+        await pilot.press("left_curly_bracket")
+        await settle(pilot)
+        assert screen.call.call.id == order[0]
+        assert any("no call before this one in the list has flags left to review" in n
+                   for n in notifications(app))
+
+
+async def test_accept_all_accepts_every_flag_left_to_review(db_url):
+    call_id = all_calls(db_url)[0].id
+    rejected = read(db_url, storage.get_call, call_id).flags[0]
+    read(db_url, review.decide_flag, call_id, rejected.id, accept=False, reviewer=REVIEWER)
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        count = len(screen.call.flags)
+        await pilot.press("A")
+        await settle(pilot)
+        stored = read(db_url, storage.get_call, call_id)
+        assert {f.id: f.review_status for f in stored.flags} == \
+            {f.id: "rejected" if f.id == rejected.id else "accepted" for f in stored.flags}
+        assert all(f.review_status for f in screen.call.flags)
+        assert any(f"accepted the {count - 1} flags nobody had reviewed" in n for n in notifications(app))
+        await pilot.press("A")
+        await pilot.pause()
+        assert any("every flag of this call is reviewed already" in n for n in notifications(app))
+
+
+async def test_tab_and_shift_tab_move_the_focus(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        detail = screen.query_one("#detail-scroll")
+        border = detail.styles.border_top
+        focused = []
+        for key in ("tab", "tab", "tab", "shift+tab", "shift+tab"):
+            await pilot.press(key)
+            await pilot.pause()
+            focused.append(app.focused.id)
+            if app.focused is detail:  # the details panel shows that it has the focus
+                assert detail.styles.border_top != border
+        assert focused == ["flags", "detail-scroll", "transcript", "detail-scroll", "flags"]
+        await pilot.press("escape", "f")
+        await settle(pilot)
+        await pilot.press("tab")
+        assert app.focused.id == "date_from"
+        await pilot.press("shift+tab")
+        assert app.focused.id == "agent"
+
+
+#: how to reach an input (keys from the calls table) and which one
+INPUTS = {"calls search": (("slash",), "#search"), "filter form": (("f",), "#agent"),
+          "comment": (("enter", "c"), "#text"), "override": (("enter", "o"), "#section"),
+          "score a folder": (("5",), "#agent")}
+
+
+@pytest.mark.parametrize("where", INPUTS)
+async def test_keys_typed_into_an_input_are_typed_not_run(db_url, where):
+    from textual.widgets import Input
+
+    keys, selector = INPUTS[where]
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        await settle(pilot)
+        await pilot.press(*keys)
+        await settle(pilot)
+        box = app.screen.query_one(selector, Input)
+        box.focus()
+        await pilot.pause()
+        mode, screen, before = app.current_mode, app.screen, box.value
+        await pilot.press("1", "q", "2", "n", "a", "A", "question_mark")
+        await settle(pilot)
+        assert box.value == before + "1q2naA?"
+        assert (app.current_mode, app.screen, app.is_running) == (mode, screen, True)
+
+
+async def test_missed_criteria_are_listed_after_the_moments(db_url):
+    from callqa.tui.widgets.flags import is_missed
+
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        flags = screen.call.flags
+        missed = [f for f in flags if is_missed(f)]
+        moments = flags[:len(flags) - len(missed)]
+        assert missed and list(flags[len(moments):]) == missed  # every missed criterion after every moment
+        assert [f.start for f in moments] == sorted(f.start for f in moments)
+        listing = screen.query_one("#flags")
+        header = listing.get_option_at_index(len(moments))
+        assert header.disabled and f"missed: not in the call ({len(missed)})" in str(header.prompt)
+        first_missed = str(listing.get_option_at_index(len(moments) + 1).prompt)
+        assert missed[0].criterion in first_missed and "00:00" not in first_missed
+        await pilot.press("p")  # from the first flag round to the last: the header is skipped
+        await pilot.pause()
+        assert screen.flag_index == len(flags) - 1 and listing.highlighted == len(flags)
+        assert missed[-1].criterion in shown(screen.query_one("#flag-detail"))
+        listing.focus()
+        await pilot.press("home")
+        for _ in range(len(moments)):
+            await pilot.press("down")
+        await pilot.pause()
+        assert listing.highlighted == len(moments) + 1 and screen.current_flag == missed[0]
+
+
+@pytest.fixture
+def empty_db(tmp_path: Path) -> str:
+    url = f"sqlite:///{tmp_path / 'empty.db'}"
+    engine = storage.connect(url)
+    storage.migrate(engine)
+    engine.dispose()
+    return url
+
+
+async def test_every_key_of_every_screen_works_with_nothing_to_select(empty_db, tmp_path):
+    """No call, agent or queue entry to act on: each key of each screen acts or says what is
+    missing; none raises (run_test re-raises what the app raised)."""
+    from textual.binding import Binding
+    from textual.widgets import DataTable
+
+    from callqa.tui.screens.call import CallScreen
+
+    said: set[str] = set()
+
+    async def press_every_key(base) -> None:
+        for binding in Binding.make_bindings(type(base).BINDINGS):
+            if binding.key == "escape":
+                continue
+            tables = base.query(DataTable)
+            base.set_focus(tables.first() if tables else None)
+            await pilot.press(binding.key)
+            await settle(pilot)
+            said.update(notifications(app))
+            while app.screen is not base:  # a form or a report opened: close it
+                app.pop_screen()
+                await settle(pilot)
+
+    app = make_app(empty_db)
+    async with app.run_test(size=SIZE) as pilot:
+        for mode in app.MODES:
+            app.switch_mode(mode)
+            await settle(pilot)
+            if mode == "score":
+                app.screen.query_one("#path").value = str(tmp_path / "nothing")  # no such folder: nothing scored
+            await press_every_key(app.screen)
+        app.open_call(12345)  # no such call
+        await settle(pilot)
+        assert isinstance(app.screen, CallScreen) and app.screen.call is None
+        await press_every_key(app.screen)
+        for text in ("no call to open here", "no call after this one has flags left to review",
+                     "nothing waits in the queue", "no agents yet", "the call is not loaded yet"):
+            assert any(text in n for n in said), text
+
+
+async def test_call_keys_with_no_flag_or_line_selected(db_url):
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        screen.query_one("#transcript").highlighted = None
+        screen.query_one("#flags").highlighted = None
+        screen.flag_index = None
+        await pilot.pause()
+        for key in ("a", "r", "x", "m", "l", "space"):
+            await pilot.press(key)
+            await settle(pilot)
+            assert app.screen is screen
+        said = notifications(app)
+        for text in ("no flag selected: n / p pick one", "select a transcript line first (j / k), then m",
+                     "select a transcript line first (j / k)"):
+            assert any(text in n for n in said)
+        assert not read(db_url, storage.get_call, screen.call_id).reviews  # nothing was stored
+        await pilot.press("d")  # a dispute with no flag selected is about the whole call
+        await settle(pilot)
+        assert app.screen.query_one("#whole").value is True
+        await pilot.press("escape", "n")
+        await pilot.pause()
+        assert screen.flag_index == 0  # n starts at the first flag
+
+
+async def test_forms_open_before_the_rubric_is_loaded(db_url):
+    """The override and missed-flag forms open at once; what needs the rubric waits for it."""
+    import threading
+
+    gate, rubric = threading.Event(), default_rubric()
+    app = make_app(db_url)
+    app.rubric = lambda: gate.wait(30) and rubric  # loading takes until the gate opens
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        await pilot.press("m")
+        await pilot.pause()
+        form = app.screen
+        assert type(form).__name__ == "MissedFlagForm"
+        assert "loading the rubric" in shown(form.query_one("#criterion-label"))
+        form.query_one("#criterion").value = "empathy.dismissive"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert "the rubric is still loading" in shown(form.query_one("#error"))
+        await pilot.press("escape")
+        section = screen.call.sections[0].section
+        await pilot.press("o")
+        await pilot.pause()
+        form = app.screen
+        assert type(form).__name__ == "OverrideForm"
+        form.query_one("#section").value = section
+        form.query_one("#score").value = "55"
+        form.query_one("#reason").value = "the customer hung up"
+        await pilot.press("ctrl+s")
+        await pilot.pause()
+        assert app.screen is screen
+        assert read(db_url, storage.get_call, screen.call_id).section(section).override is None
+        gate.set()  # the rubric is there: the override is stored
+        await settle(pilot)
+        assert read(db_url, storage.get_call, screen.call_id).section(section).override == 55
+        assert screen.call.section(section).override == 55
+
+
 # --------------------------------------------------------------------------- queue, agents, agreement
 
 
@@ -576,7 +865,7 @@ async def test_coaching_report_key(db_url, monkeypatch):
 
     built = []
 
-    def fake_build(db, agent):
+    def fake_build(db, agent, **options):
         built.append((db, agent))
         return type("Report", (), {"agent": agent, "calls": 4, "score": 63.7, "team_score": 64.2})()
 
@@ -709,18 +998,6 @@ def test_weekly_sample_one_per_agent_week_and_reproducible():
     assert len(chosen) == len(weeks)
     assert review.weekly_sample(list(reversed(calls)), per_week=1) == chosen
     assert len(review.weekly_sample(calls, per_week=2)) == 2 * len(weeks)
-
-
-def test_overall_score_uses_rubric_weights_and_critical_cap():
-    rubric = default_rubric()
-    sections = {s.id: 50.0 for s in rubric.sections}
-    assert review.overall_score(sections, rubric, critical_failed=False) == 50.0
-    first = rubric.sections[0]
-    sections[first.id] = 100.0
-    total = sum(s.weight for s in rubric.sections)
-    assert review.overall_score(sections, rubric, False) == pytest.approx(
-        round(50 + 50 * first.weight / total, 1))
-    assert review.overall_score(sections, rubric, True) == rubric.critical_cap
 
 
 def test_weekly_trend_and_sparkline():

@@ -3,10 +3,14 @@
 from __future__ import annotations
 
 import argparse
+import difflib
 import json
 import os
+import re
 import sys
+from collections.abc import Iterator
 from pathlib import Path
+from typing import NoReturn
 
 from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn, TimeRemainingColumn
@@ -20,8 +24,36 @@ EXIT_OK, EXIT_SHORT, EXIT_ERROR = 0, 1, 2
 err = Console(stderr=True)
 
 
+class Parser(argparse.ArgumentParser):
+    """argparse with a did-you-mean for a mistyped command, choice or option."""
+
+    def error(self, message: str) -> NoReturn:
+        if m := re.search(r"invalid choice: '([^']*)' \(choose from (.*)\)", message):
+            choices = re.findall(r"'([^']*)'", m.group(2))
+            close = difflib.get_close_matches(m.group(1), choices, n=1)
+            if close:
+                message += f"; did you mean {close[0]!r}?"
+        elif m := re.search(r"unrecognized arguments: (.*)", message):
+            known = {o for p in _parsers(self) for a in p._actions for o in a.option_strings}
+            hints = [(arg, close[0]) for arg in m.group(1).split() if arg.startswith("--")
+                     for close in [difflib.get_close_matches(arg.split("=")[0], known, n=1)] if close]
+            if len(hints) == 1:
+                message += f"; did you mean {hints[0][1]}?"
+            elif hints:
+                message += "; did you mean " + ", ".join(f"{close} for {arg}" for arg, close in hints) + "?"
+        super().error(message)
+
+
+def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParser]:
+    yield parser
+    for action in parser._actions:
+        if isinstance(action, argparse._SubParsersAction):
+            for sub in action.choices.values():
+                yield from _parsers(sub)
+
+
 def build_parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(prog="callqa", description=__doc__)
+    parser = Parser(prog="callqa", description=__doc__)
     parser.add_argument("--version", action="version", version=f"callqa {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
@@ -35,25 +67,22 @@ def build_parser() -> argparse.ArgumentParser:
 
     sc = sub.add_parser("score", help="score recordings or transcripts (files or folders) into the database")
     sc.add_argument("paths", nargs="*", metavar="PATH", help="recordings, transcripts, or folders of them")
-    sc.add_argument("--rubric", help="rubric YAML file (default: the packaged default rubric)")
-    sc.add_argument("--agent", help="the agent of every call (default: from calls.csv / calls.json, or --name-pattern)")
-    sc.add_argument("--name-pattern", help="read agent and date from file names, e.g. '{agent}_{date}_{id}'")
-    add_db_option(sc)
+    sc.add_argument("--agent", help="the agent of every call (default: from calls.csv / calls.json, or --name-pattern; "
+                                    "a call stored before keeps its agent)")
+    add_workspace_options(sc)
     sc.add_argument("--format", choices=("human", "json"), default="human",
                     help="json: one JSON object per call per line (see the README)")
     sc.add_argument("--rescore", action="store_true",
                     help="rescore stored calls from their stored transcripts even if the rubric did not change; "
                          "with no PATH, every stored call (only --agent's when given)")
-    sc.add_argument("--redact", action="store_true",
-                    help="replace card numbers, SSNs, e-mails, phone numbers and long digit runs before storing")
     sc.add_argument("--executor", help="dask://HOST:PORT: transcribe on a dask.distributed cluster")
     sc.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any call scores under N")
-    add_transcription_options(sc)
     sc.set_defaults(func=cmd_score)
 
     ag = sub.add_parser("agents", help="list agents with call counts and average scores")
     add_db_option(ag)
-    ag.add_argument("--format", choices=("human", "json", "csv"), default="human")
+    ag.add_argument("--format", choices=("human", "json", "csv"), default="human",
+                    help="human: a table; json: a list of {agent, calls, score, sections}; csv: one row per agent")
     ag.set_defaults(func=cmd_agents)
 
     ex = sub.add_parser("export", help="export stored calls and their flags")
@@ -63,6 +92,16 @@ def build_parser() -> argparse.ArgumentParser:
     ex.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
     ex.set_defaults(func=cmd_export)
 
+    cf = sub.add_parser("config", help="show the settings in force and where each one comes from",
+                        description="Settings come from the command line, then CALLQA_* environment variables, "
+                                    "then callqa.toml (or [tool.callqa] in pyproject.toml) in the working folder, "
+                                    "then callqa.toml in your user config folder, then the defaults.")
+    add_workspace_options(cf)
+    cf.add_argument("--reviewer", metavar="NAME", help="name stored with your reviews (default: your login name)")
+    cf.add_argument("--format", choices=("human", "json"), default="human",
+                    help="json: {setting: {value, from}}")
+    cf.set_defaults(func=cmd_config)
+
     from callqa.cli_report import add_report_parser
     from callqa.cli_rubric import add_rubric_parser
     from callqa.cli_tui import add_tui_parser
@@ -70,35 +109,52 @@ def build_parser() -> argparse.ArgumentParser:
     add_rubric_parser(sub)
     add_report_parser(sub)
     add_tui_parser(sub)
+    for p in (sc,):
+        out = p.add_mutually_exclusive_group()
+        out.add_argument("-q", "--quiet", action="store_true",
+                         help="print only the summary and errors, not a line per file")
+        out.add_argument("-v", "--verbose", action="store_true",
+                         help="print every file, skipped ones too")
     return parser
 
 
+# Options that are workspace settings have no argparse default: None means "not given here", and
+# the value comes from the environment, a config file or the default (callqa.workspace).
+
 def add_db_option(p: argparse.ArgumentParser) -> None:
     p.add_argument("--db", metavar="URL",
-                   help="database URL (default: $CALLQA_DB, else a SQLite file in your user data folder)")
+                   help="database URL or SQLite file (default: $CALLQA_DB, callqa.toml, else a SQLite file in "
+                        "your user data folder)")
+
+
+def add_workspace_options(p: argparse.ArgumentParser) -> None:
+    """The settings every command that scores takes (score, tui): database, rubric, redaction,
+    agent names, transcription."""
+    add_db_option(p)
+    p.add_argument("--rubric", metavar="FILE", help="rubric YAML file (default: the packaged default rubric)")
+    p.add_argument("--redact", action=argparse.BooleanOptionalAction,
+                   help="replace card numbers, SSNs, e-mails, phone numbers and long digit runs before storing")
+    p.add_argument("--name-pattern", metavar="PATTERN",
+                   help="read agent and date from file names, e.g. '{agent}_{date}_{id}'")
+    add_transcription_options(p)
 
 
 def add_transcription_options(p: argparse.ArgumentParser) -> None:
-    p.add_argument("--engine", choices=("faster-whisper", "openai-whisper"), default="faster-whisper")
-    p.add_argument("--model", default="tiny.en",
-                   help="tiny.en or base (packaged, offline), a model folder / .pt file, or a hub model name")
-    p.add_argument("--agent-channel", choices=("left", "right"), default="left",
-                   help="stereo recordings: the channel the agent is on")
-    p.add_argument("--mono-agent", choices=("auto", "first", "second"), default="auto",
-                   help="mono recordings: which diarized speaker is the agent (auto: from what they say)")
+    p.add_argument("--engine", choices=("faster-whisper", "openai-whisper"),
+                   help="speech recognition engine (default: faster-whisper)")
+    p.add_argument("--model", help="tiny.en (default) or base (packaged, offline), a model folder / .pt file, "
+                                   "or a hub model name")
+    p.add_argument("--agent-channel", choices=("left", "right"),
+                   help="stereo recordings: the channel the agent is on (default: left)")
+    p.add_argument("--mono-agent", choices=("auto", "first", "second"),
+                   help="mono recordings: which diarized speaker is the agent (default auto: from what they say)")
     p.add_argument("--company", help="your company's name, a cue for finding the agent in mono calls")
-    p.add_argument("--beam-size", type=int, default=5)
-    p.add_argument("--no-vad", action="store_true", help="do not skip silence before recognition")
-    p.add_argument("--no-cache", action="store_true", help="ignore and do not write the transcript cache")
-    p.add_argument("-j", "--workers", type=int, default=0, help="worker processes (default: all cores)")
-
-
-def transcription_settings(args: argparse.Namespace):
-    from callqa.transcribe import TranscribeSettings
-
-    return TranscribeSettings(engine=args.engine, model=args.model, beam_size=args.beam_size, vad=not args.no_vad,
-                              agent_channel=args.agent_channel, mono_agent=args.mono_agent, company=args.company,
-                              use_cache=not args.no_cache)
+    p.add_argument("--beam-size", type=int, metavar="N", help="beam search width (default: 5)")
+    p.add_argument("--vad", action=argparse.BooleanOptionalAction,
+                   help="skip silence before recognition (default: on)")
+    p.add_argument("--cache", action=argparse.BooleanOptionalAction,
+                   help="read and write the transcript cache (default: on)")
+    p.add_argument("-j", "--workers", type=int, metavar="N", help="worker processes (default: all cores)")
 
 
 def progress_bar() -> Progress:
@@ -107,19 +163,19 @@ def progress_bar() -> Progress:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from callqa.transcribe import find_inputs, transcribe_many
+    from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_many
 
     paths = find_inputs(args.files)
     if not paths:
         err.print("[red]error:[/] no recordings or transcripts found in " + ", ".join(args.files))
         return EXIT_ERROR
-    workers = args.workers or min(len(paths), os.cpu_count() or 1)
+    workers = args.workspace.workers or min(len(paths), os.cpu_count() or 1)
     if args.output:
         args.output.mkdir(parents=True, exist_ok=True)
     failures = 0
     with progress_bar() as progress:
         task = progress.add_task("transcribing", total=len(paths))
-        for outcome in transcribe_many(paths, transcription_settings(args), workers=workers):
+        for outcome in transcribe_many(paths, TranscribeSettings.of(args.workspace), workers=workers):
             progress.advance(task)
             if outcome.error:
                 failures += 1
@@ -133,17 +189,14 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
 def cmd_score(args: argparse.Namespace) -> int:
     from callqa import services
-    from callqa.storage import database_url, safe_url
 
     if not args.paths and not args.rescore:
         err.print("[red]error:[/] give recordings, transcripts or folders to score "
                   "(or --rescore alone to rescore every stored call)")
         return EXIT_ERROR
-    settings = services.ScoreSettings(
-        transcription=transcription_settings(args), rubric=args.rubric, db=args.db, agent=args.agent,
-        name_pattern=args.name_pattern, workers=args.workers, executor=args.executor, rescore=args.rescore,
-        redact=args.redact or _env_flag("CALLQA_REDACT"))
+    ws = args.workspace
     below = 0
+    results = Console()  # per-call results and the summary on standard output; progress on standard error
     with progress_bar() as progress:
         task = progress.add_task("scoring", total=None)
 
@@ -155,33 +208,42 @@ def cmd_score(args: argparse.Namespace) -> int:
                 below += 1
             if args.format == "json":
                 print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
-            elif outcome.status == "failed":
+            elif args.quiet:  # the summary lists the failures
+                return
+            elif outcome.status == "failed":  # a log line: standard error
                 progress.console.print(f"[red]failed:[/] {outcome.error}", highlight=False, soft_wrap=True)
             elif outcome.status == "not_service":
-                progress.console.print(f"[yellow]not scored:[/] {outcome.error}", highlight=False, soft_wrap=True)
-            elif outcome.status != "skipped":
+                results.print(f"[yellow]not scored:[/] {outcome.error}", highlight=False, soft_wrap=True)
+            elif outcome.status == "skipped":
+                if args.verbose:
+                    results.print(f"skipped  {outcome.agent or '':12} {outcome.file}  (already stored with this "
+                                  "rubric)", highlight=False, soft_wrap=True)
+            else:  # a result: standard output
                 s = outcome.score
                 negatives = sum(1 for f in s.flags if f.polarity == "negative")
-                progress.console.print(f"{s.score:5.1f}  {outcome.agent:12} {outcome.file}  "
-                                       f"({negatives} issues{', CRITICAL' if s.critical_failed else ''})",
-                                       highlight=False, soft_wrap=True)
+                results.print(f"{s.score:5.1f}  {outcome.agent:12} {outcome.file}  "
+                              f"({negatives} issues{', CRITICAL' if s.critical_failed else ''})",
+                              highlight=False, soft_wrap=True)
 
         set_total = lambda n: progress.update(task, total=n)  # noqa: E731
         if args.paths:
-            summary = services.score_paths(args.paths, settings, on_outcome, on_total=set_total)
+            summary = services.score_paths(args.paths, ws, agent=args.agent, rescore=args.rescore,
+                                           executor=args.executor, on_outcome=on_outcome, on_total=set_total)
         else:  # --rescore alone: every stored call (of --agent), from its stored transcript
-            summary = services.rescore_stored(settings, on_outcome, on_total=set_total)
+            summary = services.rescore_stored(ws, agent=args.agent, rescore=True, on_outcome=on_outcome,
+                                              on_total=set_total)
     scored, rescored, skipped = summary.count("scored"), summary.count("rescored"), summary.count("skipped")
-    out = err if args.format == "json" else Console()
+    out = err if args.format == "json" else results
     not_service = summary.count("not_service")
     out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored), "
               + (f"not a service call {not_service}, " if not_service else "")
-              + f"failed {len(summary.failed)}  → {safe_url(database_url(args.db))}", highlight=False, soft_wrap=True)
+              + f"failed {len(summary.failed)}  → {services.database_label(ws)}", highlight=False, soft_wrap=True)
     for failure in summary.failed:
         out.print(f"  [red]failed:[/] {failure.error}", highlight=False, soft_wrap=True)
     touched = {o.agent for o in summary.outcomes if o.agent}
     if args.format == "human" and touched:
-        _print_agents([a for a in services.agent_summaries(args.db) if a.agent in touched], out)
+        _print_agents([a for a in services.agent_summaries(ws) if a.agent in touched], out)
+        _print_unassigned(services.unassigned_calls(ws), out)
     if summary.failed:
         return EXIT_ERROR
     return EXIT_SHORT if below else EXIT_OK
@@ -190,7 +252,7 @@ def cmd_score(args: argparse.Namespace) -> int:
 def cmd_agents(args: argparse.Namespace) -> int:
     from callqa import services
 
-    agents = services.agent_summaries(args.db)
+    agents = services.agent_summaries(args.workspace)
     if args.format == "json":
         print(json.dumps([a.to_dict() for a in agents], indent=1))
     elif args.format == "csv":
@@ -203,6 +265,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
             writer.writerow([a.agent, a.calls, _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections)])
     else:
         _print_agents(agents, Console())
+        _print_unassigned(services.unassigned_calls(args.workspace), Console())
     return EXIT_OK
 
 
@@ -211,7 +274,7 @@ def cmd_export(args: argparse.Namespace) -> int:
     import contextlib
 
     from callqa import services
-    from callqa.storage.repository import EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS
+    from callqa.services import EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS
 
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
@@ -219,7 +282,7 @@ def cmd_export(args: argparse.Namespace) -> int:
         if writer:
             writer.writerow([*EXPORT_CALL_FIELDS, *EXPORT_FLAG_FIELDS])
         count = 0
-        for row in services.export_calls(args.db):
+        for row in services.export_calls(args.workspace):
             count += 1
             if writer is None:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
@@ -232,8 +295,41 @@ def cmd_export(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
+def cmd_config(args: argparse.Namespace) -> int:
+    from callqa.services import database_label
+    from callqa.workspace import config_searched
+
+    ws = args.workspace
+    values = ws.values()
+    values["db"] = database_label(ws)
+    values["reviewer"] = ws.reviewer_name
+    if args.format == "json":
+        print(json.dumps({key: {"value": value, "from": ws.sources[key]} for key, value in values.items()}, indent=1))
+        return EXIT_OK
+    from rich.table import Table
+
+    table = Table("setting", "value", "from", title="callqa settings")
+    for key, value in values.items():
+        shown = ("(packaged default)" if key == "rubric" else "") if value is None \
+            else str(value).lower() if isinstance(value, bool) else str(value)
+        table.add_row(key, shown, ws.sources[key])
+    out = Console()
+    out.print(table)
+    for path, found in config_searched():
+        out.print(f"{'read' if found else 'none'}: {path}", style=None if found else "dim", highlight=False,
+                  soft_wrap=True)
+    return EXIT_OK
+
+
 def _fmt(value: float | None) -> str:
     return "" if value is None else f"{value:.1f}"
+
+
+def _print_unassigned(n: int, console: Console) -> None:
+    if n:
+        console.print(f"{n} call{'s' if n != 1 else ''} with no agent named (not in any average or report): "
+                      "give --agent, a calls.csv or --name-pattern and score again", style="yellow",
+                      highlight=False, soft_wrap=True)
 
 
 def _print_agents(agents, console: Console) -> None:
@@ -258,10 +354,6 @@ def _print_agents(agents, console: Console) -> None:
         console.print("every section: callqa agents --format csv (or json)", style="dim")
 
 
-def _env_flag(name: str) -> bool:
-    return os.environ.get(name, "").lower() in ("1", "true", "yes", "on")
-
-
 def emit(transcript: Transcript, fmt: str, output: Path | None) -> None:
     if output:
         target = output / (Path(transcript.file).stem + ".json")
@@ -284,6 +376,9 @@ def _clock(seconds: float) -> str:
 def main(argv: list[str] | None = None) -> int:
     args = build_parser().parse_args(argv)
     try:
+        from callqa.workspace import resolve
+
+        args.workspace = resolve(args)  # the one settings object of this process
         return args.func(args)
     except CallQAError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)

@@ -42,9 +42,11 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
                    help="html: one self-contained page (default); md: for a ticket or chat; json: for other tools")
     p.add_argument("-o", "--output", type=Path, metavar="PATH",
                    help="file to write (default: standard output); with --all, the folder to write into")
-    p.add_argument("--db", metavar="URL",
-                   help="database URL (default: $CALLQA_DB, else a SQLite file in your user data folder)")
-    p.add_argument("--rubric", help="rubric YAML file for names, suggestions and guidance (default: packaged)")
+    from callqa.cli import add_db_option
+
+    add_db_option(p)
+    p.add_argument("--rubric", metavar="FILE",
+                   help="rubric YAML file for names, suggestions and guidance (default: the packaged default)")
     p.add_argument("--no-redact", dest="redact", action="store_false",
                    help="show card numbers, e-mails and phone numbers in quotes as they were said")
     p.set_defaults(func=cmd_report)
@@ -64,15 +66,14 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.date_from and args.date_to and args.date_from > args.date_to:
         err.print(f"[red]error:[/] --from {args.date_from} is after --to {args.date_to}", highlight=False)
         return EXIT_ERROR
-    rubric = None
-    if args.rubric:
-        from callqa.rubric.loader import load_rubric
+    from callqa.services import load_rubric
 
-        rubric = load_rubric(args.rubric)
+    ws = args.workspace
+    rubric = load_rubric(ws.rubric)
     try:
         if args.all:
             return _write_all(args, rubric)
-        report = reports.build_report(args.db, args.agent, date_from=args.date_from, date_to=args.date_to,
+        report = reports.build_report(ws.db, args.agent, date_from=args.date_from, date_to=args.date_to,
                                       rubric=rubric, redact=args.redact)
     except CallQAError as exc:
         err.print(f"[red]error:[/] {exc}", highlight=False)
@@ -102,7 +103,7 @@ def _render(report, fmt: str, **html_options) -> str:
 def _write_all(args: argparse.Namespace, rubric) -> int:
     from callqa import reports
 
-    overview = reports.build_team_overview(args.db, date_from=args.date_from, date_to=args.date_to, rubric=rubric,
+    overview = reports.build_team_overview(args.workspace.db, date_from=args.date_from, date_to=args.date_to, rubric=rubric,
                                            redact=args.redact)
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)

@@ -33,12 +33,12 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
 
     ex = sub.add_parser("explain", help="print a criterion's documentation and examples")
     ex.add_argument("id", metavar="ID", help="criterion id, e.g. negative_phrasing.dont_know")
-    ex.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
-    ex.add_argument("--format", choices=("human", "json"), default="human")
+    ex.add_argument("--rubric", type=Path, help="rubric file (default: the workspace rubric, else the packaged default)")
+    ex.add_argument("--format", choices=("human", "json"), default="human", help="json: the criterion as the rubric holds it")
     ex.set_defaults(func=cmd_explain)
 
     te = sub.add_parser("test", help="run a rubric's own pass/fail examples, and golden calls")
-    te.add_argument("file", type=Path, nargs="?", metavar="FILE", help="rubric file (default: the packaged default)")
+    te.add_argument("file", type=Path, nargs="?", metavar="FILE", help="rubric file (default: the workspace rubric, else the packaged default)")
     te.add_argument("--golden", type=Path, metavar="DIR",
                     help="folder of transcripts with NAME.expect.yaml sidecars (score band, flags)")
     te.set_defaults(func=cmd_test)
@@ -48,7 +48,7 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
     ca.add_argument("labelled", type=Path, metavar="FILE", nargs="+",
                     help="CSV with columns text, labels (criterion ids or categories, ';'-separated), "
                          "optional split (tune/heldout), speaker, note; several files are read as one")
-    ca.add_argument("--rubric", type=Path, help="rubric file (default: the packaged default)")
+    ca.add_argument("--rubric", type=Path, help="rubric file (default: the workspace rubric, else the packaged default)")
     ca.add_argument("--choose", action="store_true",
                     help="choose each semantic criterion's threshold on the tune rows, report the held-out rows")
     ca.add_argument("--prefer", choices=("f1", "precision"), default="f1",
@@ -56,14 +56,16 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
     ca.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
                     help="rows to report (default all; with --choose: heldout, when the file has one)")
     ca.add_argument("--errors", action="store_true", help="list the utterances labelled differently")
-    ca.add_argument("--format", choices=("human", "json"), default="human")
+    ca.add_argument("--format", choices=("human", "json"), default="human", help="json: one object per labelled file")
     ca.set_defaults(func=cmd_calibrate)
     return p
 
 
-def _load(path: Path | None) -> Rubric:
+def _load(path: Path | str | None) -> Rubric:
+    """The rubric file given (None: the packaged default)."""
     from callqa.rubric.loader import load_rubric
 
+    path = Path(path) if path is not None else None
     if path is not None and not path.is_file():
         raise CallQAError(f"{path}: no such rubric file")
     return load_rubric(path)
@@ -157,7 +159,7 @@ def _check_summary(check: Any, child: bool = False) -> str:
 
 
 def cmd_explain(args: argparse.Namespace) -> int:
-    rubric = _load(args.rubric)
+    rubric = _load(args.workspace.rubric)
     try:
         crit = rubric.criterion(args.id)
     except KeyError:
@@ -196,7 +198,7 @@ def cmd_test(args: argparse.Namespace) -> int:
     from callqa.rubric.golden import check_golden
     from callqa.rubric.loader import DEFAULT_RUBRIC
 
-    rubric = _load(args.file)
+    rubric = _load(args.file or args.workspace.rubric)
     n, problems = run_examples(rubric)
     label = args.file or DEFAULT_RUBRIC
     print(f"{label}: {n} examples, {len(problems)} problem(s)")
@@ -214,7 +216,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
 
     from callqa.rubric import calibrate as cal
 
-    rubric = _load(args.rubric)
+    rubric = _load(args.workspace.rubric)
     rows = [row for path in args.labelled for row in cal.read_labelled(path)]
     name = ", ".join(map(str, args.labelled))
     if not rows:

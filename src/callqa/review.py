@@ -15,6 +15,8 @@ Rules a user would notice:
   (a flag from a fuzzy phrase match scoring less than ``fuzzy_margin`` (5) points above its
   criterion's threshold), ``uncertain meaning`` (a flag from a semantic match that the detector
   marked low confidence: similarity under the threshold plus the check's ``confident``), and
+  ``lowest score`` (each agent's ``lowest_per_agent`` lowest-scoring unreviewed calls of the
+  last ``weeks`` weeks, 1 by default: a weak call is seen even when nothing else flags it), and
   ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
   at random but reproducibly from each agent's calls of each of the last ``weeks`` weeks).
   Except disputes, only calls no reviewer has looked at are queued; the low-confidence rules
@@ -44,7 +46,8 @@ from sqlalchemy.orm import Session
 
 from callqa import storage
 from callqa.storage import review_queries as rq
-from callqa.storage.domain import CallSummary, NewFlag, Review, StoredCall
+from callqa.records import CallSummary, NewFlag, Review, StoredCall
+from callqa.scoring import overall_score
 from callqa.transcript import Segment
 
 # --------------------------------------------------------------------------- calls table
@@ -161,6 +164,21 @@ def segment_at(segments: Sequence[Segment], seconds: float | None, speaker: str 
     return after[0] if after else len(segments) - 1
 
 
+def get_call(session: Session, call_id: int) -> StoredCall | None:
+    """A call with its transcript, flags, sections and reviews; None if absent."""
+    return storage.get_call(session, call_id)
+
+
+def with_flags_to_review(session: Session, call_ids: Iterable[int]) -> set[int]:
+    """Those of ``call_ids`` with a flag nobody has accepted or rejected yet (one query)."""
+    return rq.with_flags_to_review(session, call_ids)
+
+
+def agent_names(session: Session) -> list[str]:
+    """Every agent's name (completions for the filters)."""
+    return rq.agent_names(session)
+
+
 # --------------------------------------------------------------------------- review actions
 
 
@@ -227,28 +245,17 @@ def add_missed_flag(session: Session, call_id: int, rubric: Any, criterion_id: s
                               text=note.strip() or None)
 
 
-def overall_score(sections: Mapping[str, float | None], rubric: Any, critical_failed: bool) -> float | None:
-    """The overall score from final section scores: the rubric's weighted mean over sections
-    that apply, capped at ``critical_cap`` when a critical item failed (as ``callqa.scoring``)."""
-    pairs = [(s.weight, sections[s.id]) for s in rubric.sections
-             if sections.get(s.id) is not None and s.weight > 0]
-    total = sum(w for w, _ in pairs)
-    if total <= 0:
-        return None
-    raw = round(sum(w * v for w, v in pairs) / total, 1)  # type: ignore[operator]
-    return min(raw, rubric.critical_cap) if critical_failed else raw
-
-
 def override_section(session: Session, call: StoredCall, section: str, new_score: float, reason: str, *,
                      reviewer: str, rubric: Any | None = None) -> Review:
     """Override one section's score with a reason; the overall score follows (see module doc)."""
     if not reason.strip():
         raise storage.ReviewError("an override needs a reason")
-    call_score = None
+    call_score = None  # a call stored with its criterion results gets its reviewed score from storage
     if rubric is not None and rubric.id == call.call.rubric_id:
         finals = {s.section: s.final for s in call.sections}
         finals[section] = new_score
-        call_score = overall_score(finals, rubric, call.call.critical_failed)
+        call_score, _ = overall_score(((s.weight, finals.get(s.id)) for s in rubric.sections),
+                                      call.call.critical_failed, rubric.critical_cap)
     return storage.add_review(session, call.call.id, "override", reviewer=reviewer, section=section,
                               new_score=new_score, text=reason.strip(), call_score=call_score)
 
@@ -257,7 +264,7 @@ def override_section(session: Session, call: StoredCall, section: str, new_score
 
 #: reason → priority; an item's priority is its highest reason's plus 1 per further reason
 PRIORITY = {"disputed": 100, "critical": 90, "uncertain roles": 60, "poor audio": 55, "fuzzy match": 40,
-            "uncertain meaning": 40, "weekly sample": 10}
+            "uncertain meaning": 40, "lowest score": 30, "weekly sample": 10}
 
 
 @dataclass(frozen=True)
@@ -268,6 +275,7 @@ class QueueSettings:
     fuzzy_margin: float = 5.0
     weeks: int = 4
     per_agent_week: int = 1
+    lowest_per_agent: int = 1
     limit: int = 500
     seed: str = "callqa"
 
@@ -357,8 +365,9 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
             notes[hit.call_id]["fuzzy match"] = f"{hit.criterion} matched at {hit.score:g} (threshold {threshold:g})"
 
     latest = rq.latest_call_date(session)
-    if latest is not None and settings.per_agent_week > 0 and settings.weeks > 0:
-        population = rq.calls_since(session, rq.weeks_before(latest, settings.weeks))
+    since = rq.weeks_before(latest, settings.weeks) if latest is not None and settings.weeks > 0 else None
+    if since is not None and settings.per_agent_week > 0:
+        population = rq.calls_since(session, since)
         sample = weekly_sample(((c.id, c.agent, c.call_date) for c in population), settings.per_agent_week,
                                settings.seed)
         status = {c.id: c.review_status for c in population}
@@ -366,6 +375,10 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
             if status[call_id] == "unreviewed":
                 reasons[call_id].add("weekly sample")
                 notes[call_id]["weekly sample"] = "random pick of the agent's week"
+    if since is not None and settings.lowest_per_agent > 0:
+        for call_id, score in rq.lowest_unreviewed(session, since, settings.lowest_per_agent):
+            reasons[call_id].add("lowest score")
+            notes[call_id]["lowest score"] = f"the agent's lowest of the last {settings.weeks} weeks ({score:.1f})"
 
     ranked = rank(reasons)[:settings.limit]
     calls = rq.calls_by_ids(session, [r[0] for r in ranked])
@@ -524,6 +537,6 @@ __all__ = [
     "Agreement", "AgentOverview", "CallFilters", "CallsPage", "PRIORITY", "QueueItem", "QueueSettings",
     "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page", "cohen_kappa",
     "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
-    "overall_score", "override_section", "parse_date", "parse_score", "rank", "resolve_dispute", "review_queue",
+    "override_section", "parse_date", "parse_score", "rank", "resolve_dispute", "review_queue",
     "segment_at", "sparkline", "weakest", "weekly_sample", "weekly_trend",
 ]

@@ -17,14 +17,14 @@ The formula:
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from callqa.rubric.engine import engine_for
-from callqa.rubric.flags import CriterionResult, Flag
-from callqa.rubric.loader import load_rubric
-from callqa.rubric.schema import Rubric
-from callqa.transcript import Transcript
+if TYPE_CHECKING:  # the formula needs no rubric engine: storage applies it to reviewed calls
+    from callqa.rubric.flags import CriterionResult, Flag
+    from callqa.rubric.schema import Rubric
+    from callqa.transcript import Transcript
 
 #: Version of the JSON form written by ``CallScore.to_dict``.
 SCORE_JSON_VERSION = 1
@@ -41,6 +41,9 @@ class CallScore:
     rubric_id: str
     rubric_version: str
     service_call: bool = True
+    #: the rubric's section weights and critical cap: what a reviewed score is recomputed with
+    section_weights: dict[str, float] | None = None
+    critical_cap: float = 0.0
 
     def to_dict(self) -> dict[str, Any]:
         return {"version": SCORE_JSON_VERSION, "rubric": self.rubric_id,
@@ -52,10 +55,43 @@ class CallScore:
                 "flags": [f.to_dict() for f in self.flags]}
 
 
-def _mean(pairs: list[tuple[float, float]], scale: float = 1.0) -> float | None:
+def _mean(pairs: Iterable[tuple[float, float]], scale: float = 1.0) -> float | None:
     """Weighted mean of (weight, value) pairs times ``scale``; None without any weight."""
+    pairs = list(pairs)
     total = sum(w for w, _ in pairs)
     return round(scale * sum(w * s for w, s in pairs) / total, 1) if total > 0 else None
+
+
+def section_score(criteria: Iterable[tuple[float, float | None]]) -> float | None:
+    """A section's score from its criteria's (weight, score 1 / 0 / None for N/A)."""
+    return _mean(((w, v) for w, v in criteria if v is not None and w > 0), 100)
+
+
+def overall_score(sections: Iterable[tuple[float, float | None]], critical_failed: bool,
+                  critical_cap: float) -> tuple[float | None, float | None]:
+    """(final, raw) overall score from the sections' (weight, score or None for N/A)."""
+    raw = _mean((w, v) for w, v in sections if v is not None)
+    return (min(raw, critical_cap) if critical_failed and raw is not None else raw), raw
+
+
+def reviewed_status(status: str, flags: Iterable[tuple[str, str, str | None]]) -> str:
+    """A criterion's status once reviewers have spoken, from its flags' (polarity, origin
+    "machine" | "reviewer", review status "accepted" | "rejected" | None): a failure whose every
+    fault was rejected passes; a pass whose every credit was rejected, or with a fault a reviewer
+    accepted or added, fails; a criterion that did not apply takes the polarity of a flag a
+    reviewer added to it. Unreviewed criteria keep the machine's status."""
+    flags = [(p, o, d) for p, o, d in flags]
+    faults = [d != "rejected" for p, _, d in flags if p == "negative"]
+    credits = [d != "rejected" for p, _, d in flags if p == "positive"]
+    confirmed = {p for p, o, d in flags if d == "accepted" or (o == "reviewer" and d != "rejected")}
+    added = {p for p, o, d in flags if o == "reviewer" and d != "rejected"}
+    if status == "fail" and faults and not any(faults):
+        return "pass"
+    if status == "pass" and ("negative" in confirmed or (credits and not any(credits))):
+        return "fail"
+    if status == "na" and added:
+        return "fail" if "negative" in added else "pass"
+    return status
 
 
 def score_results(results: list[CriterionResult], rubric: Rubric, service_call: bool = True) -> CallScore:
@@ -64,30 +100,27 @@ def score_results(results: list[CriterionResult], rubric: Rubric, service_call: 
     if not service_call:
         return CallScore(None, None, {sec.id: None for sec in rubric.sections}, tuple(results), flags, (),
                          rubric.id, rubric.version, service_call=False)
-    sections: dict[str, float | None] = {}
-    for sec in rubric.sections:
-        sections[sec.id] = _mean([(r.weight, r.score) for r in results
-                                  if r.section == sec.id and r.score is not None and r.weight > 0], 100)
-    raw = _mean([(sec.weight, sections[sec.id]) for sec in rubric.sections  # type: ignore[misc]
-                 if sections[sec.id] is not None])
+    sections = {sec.id: section_score((r.weight, r.score) for r in results if r.section == sec.id)
+                for sec in rubric.sections}
     critical = tuple(r.criterion for r in results if r.critical and r.status == "fail")
-    final = min(raw, rubric.critical_cap) if critical and raw is not None else raw
-    return CallScore(final, raw, sections, tuple(results), flags, critical, rubric.id, rubric.version)
+    final, raw = overall_score(((sec.weight, sections[sec.id]) for sec in rubric.sections), bool(critical),
+                               rubric.critical_cap)
+    return CallScore(final, raw, sections, tuple(results), flags, critical, rubric.id, rubric.version,
+                     section_weights={sec.id: sec.weight for sec in rubric.sections},
+                     critical_cap=rubric.critical_cap)
 
 
 def score_transcript(transcript: Transcript, rubric: Rubric | None = None) -> CallScore:
     """Score one call with ``rubric`` (the packaged default when None)."""
+    from callqa.rubric.engine import engine_for
+
     rubric = rubric or default_rubric()
     results, service_call = engine_for(rubric).judge(transcript)
     return score_results(results, rubric, service_call)
 
 
-_DEFAULT: Rubric | None = None
-
-
 def default_rubric() -> Rubric:
-    """The packaged default rubric, loaded once."""
-    global _DEFAULT
-    if _DEFAULT is None:
-        _DEFAULT = load_rubric()
-    return _DEFAULT
+    """The packaged default rubric (loaded once: ``load_rubric`` caches by content)."""
+    from callqa.rubric.loader import load_rubric
+
+    return load_rubric()

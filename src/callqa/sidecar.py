@@ -19,16 +19,16 @@ from functools import lru_cache
 from pathlib import Path
 
 from callqa.errors import CallQAError
+from callqa.records import UNASSIGNED
 
 SIDECAR_NAMES = ("calls.csv", "calls.json")
-UNASSIGNED = "unassigned"
 
 
 @dataclass(frozen=True)
 class CallInfo:
     agent: str
     call_date: date
-    source: str  # "sidecar" | "pattern" | "option" | "none"
+    source: str  # "sidecar" | "pattern" | "option" | "stored" (kept from the database) | "none"
 
 
 class AgentMapper:

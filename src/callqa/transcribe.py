@@ -24,6 +24,7 @@ from callqa.errors import CallQAError
 from callqa.importers import is_transcript_file, load_transcript
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
+from callqa.workspace import Workspace
 
 # NB: callqa.asr is imported inside functions: importing this module loads no model.
 
@@ -42,6 +43,13 @@ class TranscribeSettings:
     company: str | None = None  # a company name the agent says, a cue for mono roles
     use_cache: bool = True
     threads: int = 0
+
+    @classmethod
+    def of(cls, ws: Workspace) -> TranscribeSettings:
+        """The transcription settings of a workspace."""
+        return cls(engine=ws.engine, model=ws.model, beam_size=ws.beam_size, vad=ws.vad,
+                   agent_channel=ws.agent_channel, mono_agent=ws.mono_agent, company=ws.company,
+                   use_cache=ws.cache)
 
     def options(self):
         from callqa.asr import EngineOptions

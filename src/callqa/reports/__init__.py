@@ -8,12 +8,12 @@
     overview = build_team_overview(db_url_or_session)     # every agent; overview.reports
     render_overview_html(overview)
 
-``reports.data`` gathers the content (how it is chosen is documented there), ``reports.render``
+``callqa.services.reports`` gathers the content (how it is chosen is documented there), ``reports.render``
 turns it into HTML / Markdown / JSON with the Jinja2 templates in ``reports/templates``, and
 ``reports.charts`` draws the inline SVG charts.
 """
 
-from callqa.reports.data import (
+from callqa.services.reports import (
     REPORT_JSON_VERSION,
     AgentReport,
     AgentRow,

@@ -13,7 +13,7 @@ from collections.abc import Sequence
 from datetime import date
 from html import escape
 
-from callqa.reports.data import SectionLine, TrendPoint
+from callqa.services.reports import SectionLine, TrendPoint
 
 AGENT_COLOR = "#1f5fa8"
 TEAM_COLOR = "#8a8f98"

@@ -17,7 +17,7 @@ from typing import Any
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
 
 from callqa.reports import charts
-from callqa.reports.data import REPORT_JSON_VERSION, AgentReport, TeamOverview, as_jsonable
+from callqa.services.reports import REPORT_JSON_VERSION, AgentReport, TeamOverview, as_jsonable
 
 
 def _num(value: float | None, digits: int = 1) -> str:

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any, Callable, Protocol
 from .flags import Flag, Status
 from .matchers import STOP, Hit, PhraseIndex, dedupe, explain, make_detector, words_regex
 from .metrics import METRIC_FUNCS
-from .schema import (AnyCheck, ConditionalCheck, Criterion, CustomerNameCheck, MetricCheck, PatternCheck,
+from .schema import (CHECK_TYPES, AnyCheck, ConditionalCheck, Criterion, CustomerNameCheck, MetricCheck, PatternCheck,
                      PhraseCheck, SemanticCheck)
 
 if TYPE_CHECKING:
@@ -210,10 +210,13 @@ class CustomerNameEvaluator:
 
 
 
-#: The closed registry: check type → evaluator. ``schema.CHECK_TYPES`` lists the same names.
+#: The closed registry: check type → evaluator, for every name of ``schema.CHECK_TYPES`` (the
+#: import of this module fails when the two part).
 REGISTRY: dict[str, Callable[[Any, PhraseIndex], Evaluator]] = {
     "phrase": CountedEvaluator, "pattern": CountedEvaluator, "semantic": CountedEvaluator,
     "any": CountedEvaluator,
     "conditional": ConditionalEvaluator, "metric": MetricEvaluator,
     "customer_name": CustomerNameEvaluator,
 }
+if set(REGISTRY) != set(CHECK_TYPES):
+    raise ImportError(f"check types without an evaluator or a schema: {set(REGISTRY) ^ set(CHECK_TYPES)}")

@@ -208,9 +208,12 @@ _ENGINES: dict[int, tuple[Rubric, Engine]] = {}
 
 
 def engine_for(rubric: Rubric) -> Engine:
-    """The compiled engine of a rubric, cached for the life of the rubric object."""
+    """The compiled engine of a rubric object (the loader hands out one object per rubric
+    content); the latest few are kept."""
     hit = _ENGINES.get(id(rubric))
     if hit is None or hit[0] is not rubric:
+        if len(_ENGINES) >= 8:
+            _ENGINES.pop(next(iter(_ENGINES)))
         hit = _ENGINES[id(rubric)] = (rubric, Engine(rubric))
     return hit[1]
 

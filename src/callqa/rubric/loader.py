@@ -11,6 +11,8 @@ next to both).
 
 from __future__ import annotations
 
+import hashlib
+
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -121,11 +123,22 @@ def parse_rubric(text: str, file: str = "<rubric>") -> Rubric:
     return rubric
 
 
+#: the one rubric cache: (file, sha256 of its text) → the validated rubric
+_LOADED: dict[tuple[str, str], Rubric] = {}
+
+
 def load_rubric(path: str | Path | None = None) -> Rubric:
-    """Load and validate a rubric file (the packaged default when ``path`` is None)."""
+    """Load and validate a rubric file (the packaged default when ``path`` is None). A file read
+    before with the same content gives the same Rubric object (and so the same compiled engine);
+    an edited file is validated again."""
     p = Path(path) if path is not None else DEFAULT_RUBRIC
     try:
         text = p.read_text(encoding="utf-8")
     except OSError as exc:
         raise RubricError([RubricIssue(str(p), None, "", f"cannot read: {exc.strerror or exc}")]) from None
-    return parse_rubric(text, str(p))
+    key = (str(p.resolve()), hashlib.sha256(text.encode()).hexdigest())
+    if key not in _LOADED:
+        if len(_LOADED) >= 8:  # a long session editing one rubric keeps the latest few
+            _LOADED.pop(next(iter(_LOADED)))
+        _LOADED[key] = parse_rubric(text, str(p))
+    return _LOADED[key]

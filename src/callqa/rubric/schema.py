@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 import re
 from pathlib import Path
-from typing import Annotated, Any, Literal, Union
+from typing import Annotated, Any, Literal, Union, get_args
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
@@ -252,7 +252,9 @@ class CustomerNameCheck(_Counted):
 
 Check = Annotated[Union[PhraseCheck, PatternCheck, SemanticCheck, AnyCheck, ConditionalCheck, MetricCheck,
                         CustomerNameCheck], Field(discriminator="type")]
-CHECK_TYPES = ("phrase", "pattern", "semantic", "any", "conditional", "metric", "customer_name")
+#: The closed set of check types, read off the union above (its one declaration).
+CHECK_TYPES: tuple[str, ...] = tuple(get_args(model.model_fields["type"].annotation)[0]
+                                     for model in get_args(get_args(Check)[0]))
 
 
 class Window(_Model):

@@ -7,7 +7,7 @@
 """
 
 from callqa.storage.db import StorageError, connect, database_url, migrate, safe_url, write_transaction
-from callqa.storage.domain import (
+from callqa.records import (
     AgentSummary,
     CallSummary,
     NewFlag,
@@ -18,10 +18,13 @@ from callqa.storage.domain import (
     StoredFlag,
 )
 from callqa.storage.repository import (
+    EXPORT_CALL_FIELDS,
+    EXPORT_FLAG_FIELDS,
     ReviewError,
     add_review,
     agent_summaries,
     call_id_for_hash,
+    call_summary,
     count_calls,
     export_rows,
     get_call,
@@ -34,9 +37,10 @@ from callqa.storage.repository import (
 )
 
 __all__ = [
+    "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS",
     "export_rows",
     "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
-    "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash",
+    "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
     "connect", "count_calls", "database_url", "get_call", "is_scored", "list_calls", "list_errors",
     "migrate", "record_error", "safe_url", "save_scored_call", "stored_transcript", "write_transaction",
 ]

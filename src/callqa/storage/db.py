@@ -45,10 +45,10 @@ def default_url() -> str:
 
 
 def database_url(explicit: str | None = None) -> str:
-    """The database to use: ``explicit`` (``--db``), else ``$CALLQA_DB``, else a SQLite file in the
-    user data directory. A plain path means a SQLite file; ``postgresql://`` and ``postgres://``
-    URLs get the psycopg 3 driver."""
-    raw = explicit or os.environ.get(ENV_VAR) or ""
+    """The database to use: ``explicit`` (the workspace's ``db``: ``--db``, ``$CALLQA_DB`` or a
+    config file), else a SQLite file in the user data directory. A plain path means a SQLite file;
+    ``postgresql://`` and ``postgres://`` URLs get the psycopg 3 driver."""
+    raw = explicit or ""
     raw = raw.strip()
     if not raw:
         return default_url()

@@ -1,7 +1,7 @@
 """Database tables: SQLAlchemy 2.x models on one DeclarativeBase.
 
 These rows stay inside ``callqa.storage``: repository functions convert them into the frozen
-dataclasses of ``callqa.storage.domain``. The Alembic migrations in ``migrations/versions``
+dataclasses of ``callqa.records``. The Alembic migrations in ``migrations/versions``
 create exactly these tables (a test compares them).
 
 Conventions:
@@ -113,6 +113,8 @@ class Call(Base):
     negative_flags: Mapped[int] = mapped_column(Integer, server_default="0")
     review_status: Mapped[str] = mapped_column(String(16), server_default="unreviewed")
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.current_timestamp())
+    #: the rubric's cap on the overall score when a critical item fails (a reviewed score needs it)
+    critical_cap: Mapped[float] = mapped_column(Float, server_default="0")
 
     __table_args__ = (
         CheckConstraint(_in("review_status", REVIEW_STATUSES), name="review_status"),
@@ -192,12 +194,30 @@ class SectionScore(Base):
     position: Mapped[int] = mapped_column(Integer, server_default="0")
     #: the machine's score; NULL = not applicable to this call
     score: Mapped[float | None] = mapped_column(Float)
-    #: a reviewer's override, NULL when none
+    #: the score after reviews: a reviewer's override, else recomputed from the reviewed flags of its
+    #: criteria (``callqa.scoring``); NULL when the reviews did not change it
     override: Mapped[float | None] = mapped_column(Float)
+    #: the section's weight in the overall score
+    weight: Mapped[float] = mapped_column(Float, server_default="1")
 
     # covering index of agent_summaries (an explicit name: the generated one passes PostgreSQL's 63)
     __table_args__ = (Index("ix_section_scores_agent_totals", "agent_id", "section", "call_date", "score",
                             "override", "position"),)
+
+
+class CriterionResultRow(Base):
+    """How one criterion came out on one call, as the machine scored it: what a review of its
+    flags starts from to recompute the section and overall scores by the same formula."""
+
+    __tablename__ = "criterion_results"
+
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    criterion: Mapped[str] = mapped_column(String(200), primary_key=True)
+    section: Mapped[str] = mapped_column(String(100))
+    #: "pass" | "fail" | "na"
+    status: Mapped[str] = mapped_column(String(4))
+    weight: Mapped[float] = mapped_column(Float)
+    critical: Mapped[bool] = mapped_column(Boolean)
 
 
 class Review(Base):

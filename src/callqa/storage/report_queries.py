@@ -18,9 +18,10 @@ from typing import Any
 from sqlalchemy import ColumnElement, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from callqa.records import StoredFlag
 from callqa.storage.models import Agent, Call, FlagRow, SectionScore, SegmentRow
 from callqa.storage.models import Review as ReviewRow
-from callqa.storage.repository import _date_filters
+from callqa.storage.repository import _date_filters, named_agents
 
 DateLike = date | datetime | None
 
@@ -38,26 +39,6 @@ class ReportCall:
     review_status: str
     #: negative flags no reviewer rejected
     negative_flags: int
-
-
-@dataclass(frozen=True, slots=True)
-class ReportFlag:
-    """A standing flag (not rejected) of one of the agent's calls."""
-
-    id: int
-    call_id: int
-    criterion: str
-    category: str
-    polarity: str
-    severity: str
-    speaker: str | None
-    start: float | None
-    end: float | None
-    text: str
-    message: str
-    suggestion: str | None
-    #: "machine" | "reviewer"
-    origin: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -111,9 +92,10 @@ class ReviewCounts:
     reviewed_calls: int = 0
 
 
+# the columns of a StoredFlag, in its order (reports quote standing flags: none is rejected)
 _FLAG_COLUMNS = (FlagRow.id, FlagRow.call_id, FlagRow.criterion, FlagRow.category, FlagRow.polarity,
                  FlagRow.severity, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text, FlagRow.message,
-                 FlagRow.suggestion, FlagRow.origin)
+                 FlagRow.suggestion, FlagRow.explanation, FlagRow.details, FlagRow.origin, FlagRow.review_status)
 
 
 def _standing() -> ColumnElement[bool]:
@@ -130,16 +112,21 @@ def agent_id(session: Session, name: str) -> int | None:
 
 def agents_with_calls(session: Session, *, date_from: DateLike = None, date_to: DateLike = None) -> list[str]:
     """Names of the agents with at least one stored call (in range), sorted."""
-    have = select(Call.agent_id).where(*_date_filters(date_from, date_to)).distinct()
+    have = select(Call.agent_id).where(*_date_filters(date_from, date_to), named_agents()).distinct()
     return list(session.scalars(select(Agent.name).where(Agent.id.in_(have)).order_by(Agent.name)))
+
+
+def count_unassigned(session: Session, *, date_from: DateLike = None, date_to: DateLike = None) -> int:
+    """Calls in range with no agent named (``unassigned``)."""
+    return int(session.scalar(select(func.count()).select_from(Call)
+                              .where(*_date_filters(date_from, date_to), ~named_agents())) or 0)
 
 
 def calls(session: Session, *, agent_id: int | None = None, date_from: DateLike = None,
           date_to: DateLike = None) -> list[ReportCall]:
-    """Calls in range (one agent's, or everyone's), oldest first."""
+    """Calls in range (one agent's, or the team's: every named agent's), oldest first."""
     conds = _date_filters(date_from, date_to)
-    if agent_id is not None:
-        conds.append(Call.agent_id == agent_id)
+    conds.append(named_agents() if agent_id is None else Call.agent_id == agent_id)
     rows = session.connection().execute(
         select(Call.id, Call.agent_id, Call.file, Call.call_date, Call.duration, Call.score, Call.critical_failed,
                Call.review_status, Call.negative_flags)
@@ -152,8 +139,7 @@ def section_averages(session: Session, *, agent_id: int | None = None, date_from
     """Per section, the average final score (one agent's, or the team's), in rubric order."""
     final = func.coalesce(SectionScore.override, SectionScore.score)
     conds = _date_filters(date_from, date_to, SectionScore.call_date)
-    if agent_id is not None:
-        conds.append(SectionScore.agent_id == agent_id)
+    conds.append(named_agents(SectionScore.agent_id) if agent_id is None else SectionScore.agent_id == agent_id)
     rows = session.execute(select(SectionScore.section, func.min(SectionScore.position), func.avg(final),
                                   func.count(final))
                            .where(*conds).group_by(SectionScore.section)
@@ -162,13 +148,13 @@ def section_averages(session: Session, *, agent_id: int | None = None, date_from
 
 
 def standing_flags(session: Session, agent_id: int, *, date_from: DateLike = None,
-                   date_to: DateLike = None) -> list[ReportFlag]:
+                   date_to: DateLike = None) -> list[StoredFlag]:
     """The flags of the agent's calls in range that no reviewer rejected, by call and time."""
     rows = session.connection().execute(
         select(*_FLAG_COLUMNS)
         .where(FlagRow.call_id.in_(_agent_calls(agent_id, date_from, date_to)), _standing())
         .order_by(FlagRow.call_id, FlagRow.start_s, FlagRow.id)).all()
-    return [ReportFlag(*r) for r in rows]
+    return [StoredFlag(*r) for r in rows]
 
 
 def negative_counts(session: Session, agent_id: int, *, date_from: DateLike = None,
@@ -184,7 +170,7 @@ def negative_counts(session: Session, agent_id: int, *, date_from: DateLike = No
 
 
 def criterion_flags(session: Session, agent_id: int, criterion: str, *, polarity: str = "negative",
-                    date_from: DateLike = None, date_to: DateLike = None, limit: int = 60) -> list[ReportFlag]:
+                    date_from: DateLike = None, date_to: DateLike = None, limit: int = 60) -> list[StoredFlag]:
     """The agent's standing flags of one criterion: those with words first, then newest first."""
     rows = session.connection().execute(
         select(*_FLAG_COLUMNS).join(Call, Call.id == FlagRow.call_id)
@@ -193,7 +179,7 @@ def criterion_flags(session: Session, agent_id: int, criterion: str, *, polarity
         .order_by(case((FlagRow.text == "", 1), else_=0), Call.call_date.desc(), Call.id.desc(),
                   FlagRow.start_s.desc(), FlagRow.id)
         .limit(limit)).all()
-    return [ReportFlag(*r) for r in rows]
+    return [StoredFlag(*r) for r in rows]
 
 
 def newest_calls_with(session: Session, agent_id: int, criterion: str, *, date_from: DateLike = None,
@@ -230,7 +216,7 @@ def phrase_tallies(session: Session, agent_id: int, *, date_from: DateLike = Non
 
 
 def best_positive_flags(session: Session, agent_id: int, *, date_from: DateLike = None,
-                        date_to: DateLike = None) -> list[ReportFlag]:
+                        date_to: DateLike = None) -> list[StoredFlag]:
     """Per criterion, the agent's best example of good behaviour: the standing positive flag on the
     agent's own words with the most words, newest first on ties."""
     rank = func.row_number().over(partition_by=FlagRow.criterion,
@@ -242,7 +228,7 @@ def best_positive_flags(session: Session, agent_id: int, *, date_from: DateLike 
               .subquery())
     rows = session.connection().execute(select(*[c for c in ranked.c if c.name != "rank"])
                                         .where(ranked.c.rank == 1)).all()
-    return [ReportFlag(*r) for r in rows]
+    return [StoredFlag(*r) for r in rows]
 
 
 def failing_calls_by_criterion(session: Session, *, date_from: DateLike = None,
@@ -251,7 +237,7 @@ def failing_calls_by_criterion(session: Session, *, date_from: DateLike = None,
     rows = session.execute(
         select(FlagRow.criterion, func.count(distinct(FlagRow.call_id)))
         .join(Call, Call.id == FlagRow.call_id)
-        .where(FlagRow.polarity == "negative", _standing(), *_date_filters(date_from, date_to))
+        .where(FlagRow.polarity == "negative", _standing(), *_date_filters(date_from, date_to), named_agents())
         .group_by(FlagRow.criterion)).all()
     return {c: int(n) for c, n in rows}
 
@@ -272,10 +258,10 @@ def turns(session: Session, call_ids: Iterable[int]) -> dict[int, list[Turn]]:
 
 def segment_timings(session: Session, *, date_from: DateLike = None, date_to: DateLike = None,
                     agent_id: int | None = None) -> Iterator[tuple[int, list[tuple[str, float, float]]]]:
-    """Per call in range: (call id, [(speaker, start, end), ...] in transcript order), streamed."""
+    """Per call in range (one agent's, or the team's): (call id, [(speaker, start, end), ...] in
+    transcript order), streamed."""
     conds = _date_filters(date_from, date_to)
-    if agent_id is not None:
-        conds.append(Call.agent_id == agent_id)
+    conds.append(named_agents() if agent_id is None else Call.agent_id == agent_id)
     wanted = select(Call.id).where(*conds)
     result = session.connection().execute(
         select(SegmentRow.call_id, SegmentRow.speaker, SegmentRow.start_s, SegmentRow.end_s)
@@ -301,8 +287,9 @@ def review_counts(session: Session, agent_id: int, *, date_from: DateLike = None
                               .where(FlagRow.call_id.in_(mine), FlagRow.review_status == "rejected"))
     added = session.scalar(select(func.count()).select_from(FlagRow)
                            .where(FlagRow.call_id.in_(mine), FlagRow.origin == "reviewer", _standing()))
-    overrides = session.scalar(select(func.count()).select_from(SectionScore)
-                               .where(SectionScore.call_id.in_(mine), SectionScore.override.is_not(None)))
+    overridden = select(ReviewRow.call_id, ReviewRow.section).where(
+        ReviewRow.call_id.in_(mine), ReviewRow.kind == "override").distinct().subquery()
+    overrides = session.scalar(select(func.count()).select_from(overridden))
     changed = session.scalar(select(func.count()).select_from(Call)
                              .where(Call.id.in_(mine), Call.score != Call.machine_score))
     reviewed = session.scalar(select(func.count(distinct(ReviewRow.call_id))).where(ReviewRow.call_id.in_(mine)))
@@ -311,7 +298,7 @@ def review_counts(session: Session, agent_id: int, *, date_from: DateLike = None
 
 
 __all__: Sequence[str] = (
-    "CriterionCount", "PhraseTally", "ReportCall", "ReportFlag", "ReviewCounts", "SectionAverage", "Turn",
+    "CriterionCount", "PhraseTally", "ReportCall", "ReviewCounts", "SectionAverage", "Turn",
     "agent_id", "agents_with_calls", "best_positive_flags", "calls", "criterion_flags", "failing_calls_by_criterion",
     "negative_counts", "newest_calls_with", "phrase_tallies", "review_counts", "section_averages",
     "segment_timings", "standing_flags", "turns",

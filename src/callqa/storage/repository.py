@@ -1,5 +1,5 @@
 """Repository: read and write stored calls; every function takes a Session and returns domain
-objects (``callqa.storage.domain``), never ORM rows.
+objects (``callqa.records``), never ORM rows.
 
 Writes (``save_scored_call``, ``add_review``, ``record_error``) are each one transaction of their
 own (``db.write_transaction``): they commit what the session held, write, and commit.
@@ -23,6 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
+from collections import defaultdict
 from collections.abc import Iterable, Iterator, Sequence
 from datetime import UTC, date, datetime, time, timedelta
 from typing import Any
@@ -44,7 +45,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Session
 
 from callqa.storage.db import StorageError, write_transaction
-from callqa.storage.domain import (
+from callqa.records import (
     AgentSummary,
     CallSummary,
     FlagLike,
@@ -53,9 +54,19 @@ from callqa.storage.domain import (
     SectionResult,
     StoredCall,
     StoredError,
+    UNASSIGNED,
     StoredFlag,
 )
-from callqa.storage.models import REVIEW_KINDS, Agent, Call, ErrorRow, FlagRow, SectionScore, SegmentRow
+from callqa.storage.models import (
+    REVIEW_KINDS,
+    Agent,
+    Call,
+    CriterionResultRow,
+    ErrorRow,
+    FlagRow,
+    SectionScore,
+    SegmentRow,
+)
 from callqa.storage.models import Review as ReviewRow
 from callqa.transcript import Segment, Transcript, Word
 
@@ -190,7 +201,11 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
         "role_confidence": float(transcript.role_confidence),
         "negative_flags": negative,
         "review_status": "unreviewed",
+        "critical_cap": float(getattr(score, "critical_cap", 0.0)),
     }
+    weights = getattr(score, "section_weights", None) or {}
+    criteria = [{"criterion": r.criterion, "section": r.section, "status": r.status, "weight": float(r.weight),
+                 "critical": bool(r.critical)} for r in getattr(score, "criteria", ())]
     calls = Call.__table__
     with write_transaction(session):
         values["agent_id"] = _agent_id(session, agent)
@@ -215,6 +230,7 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
                                 .values(flag_id=None))
         for table, cond in ((SegmentRow.__table__, SegmentRow.call_id == call_id),
                             (SectionScore.__table__, SectionScore.call_id == call_id),
+                            (CriterionResultRow.__table__, CriterionResultRow.call_id == call_id),
                             (FlagRow.__table__, and_(FlagRow.call_id == call_id, FlagRow.origin == "machine"))):
             session.execute(delete(table).where(cond))
 
@@ -226,10 +242,13 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
             session.execute(SegmentRow.__table__.insert(), segments)
         sections = [{"call_id": call_id, "section": name, "position": i, "agent_id": values["agent_id"],
                      "call_date": values["call_date"],
-                     "score": None if value is None else float(value), "override": None}
+                     "score": None if value is None else float(value), "override": None,
+                     "weight": float(weights.get(name, 1.0))}
                     for i, (name, value) in enumerate(score.sections.items())]
         if sections:
             session.execute(SectionScore.__table__.insert(), sections)
+        if criteria:
+            session.execute(CriterionResultRow.__table__.insert(), [c | {"call_id": call_id} for c in criteria])
         if flags:
             session.execute(FlagRow.__table__.insert(), [_flag_values(call_id, f, "machine") for f in flags])
 
@@ -286,18 +305,57 @@ def _apply_reviews(session: Session, call_id: int) -> None:
         session.execute(update(flags_t).where(flags_t.c.id == bindparam("fid"), flags_t.c.call_id == call_id)
                         .values(review_status=bindparam("st")),
                         [{"fid": k, "st": v} for k, v in flag_status.items()])
+    reviewed = _reviewed_sections(session, call_id, overrides)
     session.execute(update(sections_t).where(sections_t.c.call_id == call_id).values(override=None))
-    if overrides:
+    if reviewed:
         session.execute(update(sections_t)
                         .where(sections_t.c.call_id == call_id, sections_t.c.section == bindparam("sec"))
                         .values(override=bindparam("val")),
-                        [{"sec": k, "val": v} for k, v in overrides.items()])
+                        [{"sec": k, "val": v} for k, v in reviewed.items()])
     standing = (select(func.count()).select_from(FlagRow)
                 .where(FlagRow.call_id == call_id, FlagRow.polarity == "negative",
                        or_(FlagRow.review_status.is_(None), FlagRow.review_status != "rejected"))
                 .scalar_subquery())
     session.execute(update(Call).where(Call.id == call_id)
                     .values(review_status=status, negative_flags=standing))
+
+
+def _reviewed_sections(session: Session, call_id: int, overrides: dict[str, float]) -> dict[str, float | None]:
+    """The sections whose score the reviews changed, and the call's reviewed overall score
+    (``calls.score``), by the one formula of ``callqa.scoring``: each criterion's status after its
+    flags' reviews, its section's score again (an override review wins), the overall score again."""
+    from callqa.scoring import overall_score, reviewed_status, section_score
+
+    flags: dict[str, list[tuple[str, str, str | None]]] = defaultdict(list)
+    for criterion, polarity, origin, decided in session.execute(
+            select(FlagRow.criterion, FlagRow.polarity, FlagRow.origin, FlagRow.review_status)
+            .where(FlagRow.call_id == call_id)):
+        flags[criterion].append((polarity, origin, decided))
+    criteria: dict[str, list[tuple[float, float | None]]] = defaultdict(list)
+    critical = False
+    for criterion, section, status, weight, is_critical in session.execute(
+            select(CriterionResultRow.criterion, CriterionResultRow.section, CriterionResultRow.status,
+                   CriterionResultRow.weight, CriterionResultRow.critical)
+            .where(CriterionResultRow.call_id == call_id)):
+        status = reviewed_status(status, flags.get(criterion, ()))
+        criteria[section].append((weight, None if status == "na" else float(status == "pass")))
+        critical = critical or (is_critical and status == "fail")
+    sections = session.execute(select(SectionScore.section, SectionScore.score, SectionScore.weight)
+                               .where(SectionScore.call_id == call_id)).all()
+    changed: dict[str, float | None] = {}
+    finals = []
+    for section, machine, weight in sections:
+        value = overrides[section] if section in overrides else \
+            section_score(criteria[section]) if section in criteria else machine
+        if section in overrides or value != machine:
+            changed[section] = value
+        finals.append((weight, value))
+    if criteria:  # a call stored before criterion results were kept: its score is the review's call_score
+        cap = session.scalar(select(Call.critical_cap).where(Call.id == call_id)) or 0.0
+        final, _ = overall_score(finals, critical, cap)
+        session.execute(update(Call).where(Call.id == call_id)
+                        .values(score=Call.machine_score if final is None else final))
+    return changed
 
 
 def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag_id: int | None = None,
@@ -377,6 +435,11 @@ def call_id_for_hash(session: Session, content_hash: str) -> int | None:
     return session.scalar(select(Call.id).where(Call.content_hash == content_hash))
 
 
+def named_agents(column: Any = Call.agent_id) -> ColumnElement[bool]:
+    """Calls (or section rows) of a named agent: the team, without ``unassigned``."""
+    return column.not_in(select(Agent.id).where(Agent.name == UNASSIGNED))
+
+
 def _date_filters(date_from: date | datetime | None, date_to: date | datetime | None,
                   column: Any = Call.call_date) -> list[ColumnElement]:
     """``date_from`` inclusive; ``date_to`` inclusive for a date (the whole day), exclusive for a
@@ -396,10 +459,10 @@ def agent_summaries(session: Session, *, date_from: date | datetime | None = Non
                     date_to: date | datetime | None = None,
                     agents: Iterable[str] | None = None) -> list[AgentSummary]:
     """Per-agent call counts and average scores (overall and per section), by agent name; one SQL
-    query. Scores are the ones that count (reviewer overrides win); a section's average is over
+    query; ``unassigned`` calls are no agent's (count them with ``count_calls(agent=UNASSIGNED)``). Scores are the ones that count (reviewer overrides win); a section's average is over
     the calls where it applied."""
-    call_conds = _date_filters(date_from, date_to)
-    section_conds = _date_filters(date_from, date_to, SectionScore.call_date)
+    call_conds = [*_date_filters(date_from, date_to), named_agents()]
+    section_conds = [*_date_filters(date_from, date_to, SectionScore.call_date), named_agents(SectionScore.agent_id)]
     if agents is not None:
         wanted = select(Agent.id).where(Agent.name.in_(list(agents)))
         call_conds.append(Call.agent_id.in_(wanted))
@@ -524,6 +587,13 @@ def get_call(session: Session, call_id: int) -> StoredCall | None:
                         reviews=tuple(_review(r) for r in reviews))
     session.expunge_all()  # no ORM row outlives this call
     return result
+
+
+def call_summary(session: Session, call_id: int) -> CallSummary | None:
+    """One call's row (no transcript, flags or reviews); None if absent."""
+    row = session.execute(select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
+                          .where(Call.id == call_id)).one_or_none()
+    return None if row is None else _call_summary(row)
 
 
 def stored_transcript(session: Session, call_id: int) -> Transcript:

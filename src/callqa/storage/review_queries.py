@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callqa.storage.domain import CallSummary
+from callqa.records import CallSummary
 from callqa.storage.models import Agent, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
-from callqa.storage.repository import _CALL_COLUMNS, _call_summary, _date_filters
+from callqa.storage.repository import _CALL_COLUMNS, _call_summary, _date_filters, named_agents
 
 #: ids per ``IN (...)`` list: well under every database's bound-parameter limit
 _CHUNK = 500
@@ -98,6 +98,24 @@ def _recent(session: Session, conds: list, limit: int | None) -> list[RecentCall
     if limit is not None:
         stmt = stmt.limit(limit)
     return [RecentCall(*r) for r in session.execute(stmt)]
+
+
+def lowest_unreviewed(session: Session, since: datetime, per_agent: int) -> list[tuple[int, float]]:
+    """(call id, score) of each named agent's ``per_agent`` lowest-scoring unreviewed calls since
+    ``since``."""
+    ranked = (select(Call.id, Call.score, func.row_number().over(partition_by=Call.agent_id,
+                                                                 order_by=(Call.score, Call.id)).label("n"))
+              .where(Call.review_status == "unreviewed", Call.call_date >= since, named_agents()).subquery())
+    return [(i, s) for i, s in session.execute(select(ranked.c.id, ranked.c.score).where(ranked.c.n <= per_agent))]
+
+
+def with_flags_to_review(session: Session, call_ids: Iterable[int]) -> set[int]:
+    """Those of ``call_ids`` with a flag nobody has accepted or rejected yet."""
+    out: set[int] = set()
+    for chunk in _chunks(call_ids):
+        out.update(session.scalars(select(FlagRow.call_id).distinct()
+                                   .where(FlagRow.call_id.in_(chunk), FlagRow.review_status.is_(None))))
+    return out
 
 
 def recent_unreviewed(session: Session, limit: int) -> list[RecentCall]:

@@ -8,17 +8,18 @@ result comes back to the UI with ``call_from_thread``.
 
 from __future__ import annotations
 
-import getpass
-import os
 import threading
 from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from functools import partial
 from typing import Any
 
 from textual.app import App, SystemCommand
 from textual.binding import Binding
 from textual.screen import Screen
+
+from callqa.workspace import Workspace
 
 from callqa.tui.player import Playback, Player, find_player
 from callqa.tui.screens.agents import AgentsScreen
@@ -30,16 +31,6 @@ from callqa.tui.screens.score import ScoreScreen
 
 MODE_TITLES = {"calls": "Calls", "queue": "Review queue", "agents": "Agents", "agreement": "Agreement",
                "score": "Score a folder"}
-
-
-def default_reviewer() -> str:
-    name = os.environ.get("CALLQA_REVIEWER", "").strip()
-    if name:
-        return name
-    try:
-        return getpass.getuser()
-    except Exception:  # no user name in this environment
-        return "reviewer"
 
 
 class CallQAApp(App[None]):
@@ -60,15 +51,22 @@ class CallQAApp(App[None]):
         Binding("q", "quit", "Quit", id="app.quit"),
     ]
 
-    def __init__(self, db: str | None = None, reviewer: str | None = None,
+    def __init__(self, workspace: Workspace | None = None, *, db: str | None = None, reviewer: str | None = None,
                  player: Player | None | str = "auto") -> None:
+        """``workspace``: the settings of ``callqa tui`` (database, rubric, redaction, …); ``db`` and
+        ``reviewer`` replace its values (for tests and scripts)."""
         super().__init__()
-        self.db = db
-        self.reviewer = (reviewer or default_reviewer()).strip() or "reviewer"
+        workspace = workspace or Workspace()
+        self.workspace = replace(workspace, db=db or workspace.db, reviewer=reviewer or workspace.reviewer)
+        self.reviewer = self.workspace.reviewer_name.strip() or "reviewer"
         self.player: Player | None = find_player() if player == "auto" else player  # type: ignore[assignment]
         self.playback = Playback(self.player)
         self._rubric: Any = None
         self._rubric_lock = threading.Lock()
+
+    @property
+    def db(self) -> str | None:
+        return self.workspace.db
 
     # ------------------------------------------------------------------ services
 
@@ -81,12 +79,12 @@ class CallQAApp(App[None]):
             yield session
 
     def rubric(self) -> Any:
-        """The packaged default rubric, loaded once (takes a second or two: call from a worker)."""
+        """The workspace's rubric, loaded once (takes a second or two: call from a worker)."""
         with self._rubric_lock:
             if self._rubric is None:
-                from callqa.scoring import default_rubric
+                from callqa.services import load_rubric
 
-                self._rubric = default_rubric()
+                self._rubric = load_rubric(self.workspace.rubric)
             return self._rubric
 
     @property

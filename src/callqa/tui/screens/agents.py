@@ -43,6 +43,7 @@ class AgentsScreen(Screen):
     def __init__(self) -> None:
         super().__init__()
         self.agents: list[AgentOverview] = []
+        self.loaded = False
 
     def compose(self) -> ComposeResult:
         yield ModeBar("agents")
@@ -76,6 +77,7 @@ class AgentsScreen(Screen):
 
     def _show(self, agents: list[AgentOverview]) -> None:
         self.agents = agents
+        self.loaded = True
         table = self.query_one(DataTable)
         row = table.cursor_row
         table.clear()
@@ -92,10 +94,18 @@ class AgentsScreen(Screen):
 
     @property
     def selected(self) -> AgentOverview | None:
+        """The agent of the highlighted row (the first until the cursor moves)."""
         table = self.query_one(DataTable)
         if self.agents and 0 <= table.cursor_row < len(self.agents):
             return self.agents[table.cursor_row]
         return None
+
+    def _chosen(self) -> AgentOverview | None:
+        """The highlighted agent, or None (and say why: loading, or no agents yet)."""
+        if self.selected is None:
+            self.notify("the agents are still loading" if not self.loaded else
+                        "no agents yet: score some calls first (5)", severity="warning")
+        return self.selected
 
     @on(DataTable.RowHighlighted)
     def _highlighted(self) -> None:
@@ -124,14 +134,15 @@ class AgentsScreen(Screen):
         self.action_open_calls()
 
     def action_open_calls(self) -> None:
-        if self.selected:
-            self.app.show_agent_calls(self.selected.agent)
+        a = self._chosen()
+        if a is not None:
+            self.app.show_agent_calls(a.agent)
 
     def action_refresh(self) -> None:
         self.load()
 
     def action_report(self) -> None:
-        a = self.selected
+        a = self._chosen()
         if a is None:
             return
         if report_builder() is None:
@@ -145,7 +156,7 @@ class AgentsScreen(Screen):
     def build_report(self, agent: str) -> None:
         build = report_builder()
         try:
-            report = build(self.app.db, agent)
+            report = build(self.app.db, agent, rubric=self.app.rubric())
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Report failed", severity="error")
             return

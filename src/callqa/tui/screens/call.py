@@ -1,10 +1,12 @@
 """One call: the transcript on its timeline with the flags in place, the flags panel, section
-scores and reviews; the review actions (accept / reject a flag, add a missed flag on the
-selected line, override a section, comment, disputes) and playback of the flagged moment."""
+scores and reviews; the review actions (accept / reject a flag, then on to the next flag nobody
+reviewed; accept them all; add a missed flag on the selected line, override a section, comment,
+disputes), playback of the flagged moment, and on to the next call with flags to review."""
 
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -17,7 +19,7 @@ from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
 from callqa import review
-from callqa.storage.domain import StoredCall, StoredFlag
+from callqa.records import StoredCall, StoredFlag
 from callqa.tui.player import clip, looked_for, resolve_recording
 from callqa.tui.screens.forms import (
     DisputeAnswer,
@@ -28,7 +30,16 @@ from callqa.tui.screens.forms import (
     OverrideForm,
     TextForm,
 )
-from callqa.tui.widgets.flags import FlagDetail, FlagList, flag_detail, reviews_text, sections_table
+from callqa.tui.widgets.flags import (
+    FlagDetail,
+    FlagList,
+    flag_detail,
+    in_list_order,
+    is_missed,
+    next_unreviewed,
+    reviews_text,
+    sections_table,
+)
 from callqa.tui.widgets.format import clock, day, duration, score, status_text
 from callqa.tui.widgets.timeline import Timeline
 from callqa.tui.widgets.transcript import TranscriptView
@@ -44,7 +55,12 @@ class CallScreen(Screen):
         Binding("n", "next_flag", "Next flag", id="call.next_flag"),
         Binding("p", "previous_flag", "Prev flag", id="call.previous_flag"),
         Binding("a", "accept", "Accept", id="call.accept"),
-        Binding("x", "reject", "Reject", id="call.reject"),
+        Binding("r,x", "reject", "Reject", id="call.reject"),
+        Binding("A", "accept_all", "Accept all", key_display="A", id="call.accept_all"),
+        Binding("right_curly_bracket", "unreviewed(1)", "Next to review", key_display="}",
+                id="call.next_unreviewed"),
+        Binding("left_curly_bracket", "unreviewed(-1)", "Prev to review", key_display="{",
+                id="call.prev_unreviewed", show=False),
         Binding("m", "add_flag", "Missed flag", id="call.add_flag"),
         Binding("o", "override", "Override", id="call.override"),
         Binding("c", "comment", "Comment", id="call.comment"),
@@ -85,6 +101,7 @@ class CallScreen(Screen):
     def on_mount(self) -> None:
         self.query_one("#flags", FlagList).border_title = "Flags  (n/p)"
         self.query_one("#transcript", TranscriptView).border_title = "Transcript"
+        self.query_one("#detail-scroll").border_title = "Details"
         self._show_player()
         self.load()
 
@@ -92,11 +109,9 @@ class CallScreen(Screen):
 
     @work(thread=True, exclusive=True, group="call")
     def load(self) -> None:
-        from callqa import storage
-
         try:
             with self.app.session() as session:
-                call = storage.get_call(session, self.call_id)
+                call = review.get_call(session, self.call_id)
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Could not load the call", severity="error")
             return
@@ -107,6 +122,7 @@ class CallScreen(Screen):
             self.query_one("#call-header", Static).update(Text(f"no stored call {self.call_id}", style="red"))
             return
         first = self.call is None or self.call.call.id != call.call.id
+        call = replace(call, flags=in_list_order(call.flags))
         self.call = call
         c = call.call
         self.sub_title = f"call {c.id}"
@@ -130,12 +146,12 @@ class CallScreen(Screen):
         transcript = self.query_one("#transcript", TranscriptView)
         transcript.set_call(call.segments, call.flags)
         self.query_one("#timeline", Timeline).set_call(c.duration, call.segments, call.flags)
-        keep = None if first else self.flag_index
+        keep = (next_unreviewed(call.flags, None) or 0) if first else self.flag_index
         self.query_one("#flags", FlagList).set_flags(call.flags, keep)
         self.query_one("#flags", FlagList).border_title = f"Flags ({len(call.flags)})  n/p"
         self.query_one("#sections", Static).update(sections_table(call.sections))
         self.query_one("#reviews", Static).update(reviews_text(call.reviews, call.flags))
-        self.flag_index = None if not call.flags else min(keep or 0, len(call.flags) - 1)
+        self.flag_index = None if not call.flags else min(keep, len(call.flags) - 1)
         self._show_flag(move_transcript=first)
         if first:
             transcript.focus()
@@ -155,33 +171,35 @@ class CallScreen(Screen):
         disputes = review.open_disputes(self.call) if self.call else []
         self.query_one("#flag-detail", FlagDetail).update(flag_detail(f, disputes))
         self.query_one("#timeline", Timeline).current_flag = self.flag_index
-        if f is not None and self.call is not None and move_transcript:
+        if f is not None and self.call is not None and move_transcript and not is_missed(f):
             seg = review.segment_at(self.call.segments, f.start, f.speaker)
             if seg is not None:
                 self.query_one("#transcript", TranscriptView).select_segment(seg)
 
     def go_to_flag(self, index: int) -> None:
-        if self.call is None or not self.call.flags:
-            self.app.bell()
+        call = self._loaded()
+        if call is None:
             return
-        self.flag_index = index % len(self.call.flags)
+        if not call.flags:
+            self.notify("this call has no flags", severity="warning")
+            return
+        self.flag_index = index % len(call.flags)
         flags = self.query_one("#flags", FlagList)
-        flags.highlighted = self.flag_index
+        flags.highlighted = flags.option_index(self.flag_index)
         flags.scroll_to_highlight()
         self._show_flag()
 
     def action_next_flag(self) -> None:
-        self.go_to_flag(-1 if self.flag_index is None else self.flag_index + 1)
-        if self.flag_index is None:
-            self.go_to_flag(0)
+        self.go_to_flag(0 if self.flag_index is None else self.flag_index + 1)
 
     def action_previous_flag(self) -> None:
         self.go_to_flag(0 if self.flag_index is None else self.flag_index - 1)
 
     @on(OptionList.OptionHighlighted, "#flags")
     def _flag_highlighted(self, event: OptionList.OptionHighlighted) -> None:
-        if event.option_index != self.flag_index:
-            self.flag_index = event.option_index
+        index = self.query_one("#flags", FlagList).flag_index(event.option_index)
+        if index != self.flag_index:
+            self.flag_index = index
             self._show_flag()
 
     @on(OptionList.OptionHighlighted, "#transcript")
@@ -200,32 +218,62 @@ class CallScreen(Screen):
     @work(thread=True, exclusive=True, group="call-write")
     def _write(self, fn: Callable[[Any], Any], done: str) -> None:
         """Run one review write, then reload the call and say what was stored."""
-        from callqa import storage
-
         try:
             with self.app.session() as session:
                 fn(session)
-                call = storage.get_call(session, self.call_id)
+                call = review.get_call(session, self.call_id)
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Not saved", severity="error")
             return
         self.app.call_from_thread(self._show, call)
         self.app.call_from_thread(self.notify, done, title=f"Saved as {self.app.reviewer}")
 
+    def _loaded(self) -> StoredCall | None:
+        """The call, or None (and say so) while it is loading."""
+        if self.call is None:
+            self.notify("the call is not loaded yet", severity="warning")
+        return self.call
+
     def _decide(self, accept: bool) -> None:
-        f = self.current_flag
-        if f is None:
-            self.notify("this call has no flag to review", severity="warning")
+        """Accept or reject the current flag, and move on to the next flag nobody reviewed."""
+        call, f = self._loaded(), self.current_flag
+        if call is None:
             return
-        who = self.app.reviewer
-        self._write(lambda s: review.decide_flag(s, self.call_id, f.id, accept=accept, reviewer=who),
-                    f"{'accepted' if accept else 'rejected'} {f.criterion} at {clock(f.start)}")
+        if f is None:
+            self.notify("no flag selected: n / p pick one" if call.flags else "this call has no flags",
+                        severity="warning")
+            return
+        call_id, who = self.call_id, self.app.reviewer
+        after = next_unreviewed(call.flags, self.flag_index)
+        where = "" if is_missed(f) else f" at {clock(f.start)}"
+        self._write(lambda s: review.decide_flag(s, call_id, f.id, accept=accept, reviewer=who),
+                    f"{'accepted' if accept else 'rejected'} {f.criterion}{where}"
+                    + ("" if after is not None else "; every flag of this call is reviewed"))
+        if after is not None:
+            self.go_to_flag(after)
 
     def action_accept(self) -> None:
         self._decide(True)
 
     def action_reject(self) -> None:
         self._decide(False)
+
+    def action_accept_all(self) -> None:
+        """Accept every flag of the call nobody has accepted or rejected yet."""
+        call = self._loaded()
+        if call is None:
+            return
+        todo = [f.id for f in call.flags if f.review_status is None]
+        if not todo:
+            self.notify("every flag of this call is reviewed already", severity="warning")
+            return
+        call_id, who = self.call_id, self.app.reviewer
+
+        def accept_all(session: Any) -> None:
+            for flag_id in todo:
+                review.decide_flag(session, call_id, flag_id, accept=True, reviewer=who)
+
+        self._write(accept_all, f"accepted the {len(todo)} flags nobody had reviewed")
 
     def action_comment(self) -> None:
         who = self.app.reviewer
@@ -237,52 +285,55 @@ class CallScreen(Screen):
         self.app.push_screen(TextForm("Comment on this call", "comment"), done)
 
     def action_override(self) -> None:
-        if self.call is None:
+        """The form opens at once (it needs only the call's sections); the rubric, which the new
+        overall score needs, loads meanwhile."""
+        call, who = self._loaded(), self.app.reviewer
+        if call is None:
             return
-        self._with_rubric(self._override_form)
-
-    def _override_form(self, rubric: Any) -> None:
-        call = self.call
-        assert call is not None
-        who = self.app.reviewer
 
         def done(answer: OverrideAnswer | None) -> None:
             if answer:
-                self._write(lambda s: review.override_section(s, call, answer.section, answer.score, answer.reason,
-                                                              reviewer=who, rubric=rubric),
-                            f"{answer.section} overridden to {answer.score:g}")
+                self._with_rubric(lambda rubric: self._write(
+                    lambda s: review.override_section(s, call, answer.section, answer.score, answer.reason,
+                                                      reviewer=who, rubric=rubric),
+                    f"{answer.section} overridden to {answer.score:g}"))
 
         self.app.push_screen(OverrideForm([(s.section, s.final) for s in call.sections]), done)
+        self._with_rubric(lambda rubric: None)
 
     def action_add_flag(self) -> None:
-        if self.call is None:
+        """The form opens at once; its criteria fill in when the rubric is loaded."""
+        call = self._loaded()
+        if call is None:
             return
         seg_index = self.query_one("#transcript", TranscriptView).selected_segment
         if seg_index is None:
-            self.notify("select a transcript line first", severity="warning")
+            self.notify("select a transcript line first (j / k), then m" if call.segments else
+                        "this call has no transcript lines", severity="warning")
             return
-        self._with_rubric(lambda rubric: self._missed_form(rubric, seg_index))
-
-    def _missed_form(self, rubric: Any, seg_index: int) -> None:
-        assert self.call is not None
-        segment = self.call.segments[seg_index]
-        who = self.app.reviewer
-        criteria = [(c.id, c.name) for c in rubric.criteria if c.speaker in (segment.speaker, "any")] or \
-            [(c.id, c.name) for c in rubric.criteria]
-        others = [c.id for c in rubric.criteria if c.id not in {i for i, _ in criteria}]
+        segment = call.segments[seg_index]
+        call_id, who = self.call_id, self.app.reviewer
+        form = MissedFlagForm(None, segment.text, segment.speaker)
 
         def done(answer: MissedFlagAnswer | None) -> None:
             if answer:
-                self._write(lambda s: review.add_missed_flag(s, self.call_id, rubric, answer.criterion, segment,
-                                                             reviewer=who, note=answer.note),
-                            f"added {answer.criterion} at {clock(segment.start)}")
+                self._with_rubric(lambda rubric: self._write(
+                    lambda s: review.add_missed_flag(s, call_id, rubric, answer.criterion, segment, reviewer=who,
+                                                     note=answer.note),
+                    f"added {answer.criterion} at {clock(segment.start)}"))
 
-        self.app.push_screen(MissedFlagForm(criteria, segment.text, segment.speaker, others), done)
+        def criteria(rubric: Any) -> None:
+            mine = [(c.id, c.name) for c in rubric.criteria if c.speaker in (segment.speaker, "any")] or \
+                [(c.id, c.name) for c in rubric.criteria]
+            form.set_criteria(mine, [c.id for c in rubric.criteria if c.id not in {i for i, _ in mine}])
+
+        self.app.push_screen(form, done)
+        self._with_rubric(criteria)
 
     def action_dispute(self) -> None:
-        if self.call is None:
+        call, f = self._loaded(), self.current_flag
+        if call is None:
             return
-        f = self.current_flag
 
         def done(answer: DisputeAnswer | None) -> None:
             if answer:
@@ -290,10 +341,13 @@ class CallScreen(Screen):
                 self._write(lambda s: review.dispute(s, self.call_id, answer.text, by=answer.by, flag_id=flag_id),
                             "dispute recorded: the call stays in the review queue until it is resolved")
 
-        self.app.push_screen(DisputeForm(self.call.call.agent, f.criterion if f else None), done)
+        self.app.push_screen(DisputeForm(call.call.agent, f.criterion if f else None), done)
 
     def action_resolve(self) -> None:
-        if self.call is None or not review.open_disputes(self.call):
+        call = self._loaded()
+        if call is None:
+            return
+        if not review.open_disputes(call):
             self.notify("no open dispute on this call", severity="warning")
             return
         who = self.app.reviewer
@@ -305,7 +359,7 @@ class CallScreen(Screen):
 
         self.app.push_screen(TextForm("Resolve the disputes", "decision (optional)", required=False), done)
 
-    @work(thread=True, exclusive=True, group="rubric")
+    @work(thread=True, group="rubric")
     def _with_rubric(self, then: Callable[[Any], None]) -> None:
         """Load the rubric (once; a second or two) off the UI thread, then continue on it."""
         if not self.app.rubric_loaded:
@@ -366,6 +420,8 @@ class CallScreen(Screen):
         view = self.query_one("#transcript", TranscriptView)
         seg = view.selected_segment
         if seg is None:
+            self.notify("select a transcript line first (j / k)" if view.segments else
+                        "this call has no transcript lines", severity="warning")
             return
         s = view.segments[seg]
         self._play(s.start, s.end, f"line at {clock(s.start)}")
@@ -407,6 +463,32 @@ class CallScreen(Screen):
     def action_back(self) -> None:
         self.app.playback.stop()
         self.app.pop_screen()
+
+    def action_unreviewed(self, step: int) -> None:
+        """On to the next (previous) call of the list this one was opened from with a flag nobody
+        has accepted or rejected yet."""
+        self._find_unreviewed(step, list(self.call_ids), self.call_id)
+
+    @work(thread=True, exclusive=True, group="call-unreviewed")
+    def _find_unreviewed(self, step: int, ids: list[int], current: int) -> None:
+        i = ids.index(current)
+        candidates = ids[i + 1:] if step > 0 else ids[:i][::-1]
+        try:
+            with self.app.session() as session:
+                to_review = review.with_flags_to_review(session, candidates)
+                found = next((c for c in candidates if c in to_review), None)
+        except Exception as exc:
+            self.app.call_from_thread(self.notify, str(exc), title="Could not look", severity="error")
+            return
+        self.app.call_from_thread(self._go_to_call, found, step)
+
+    def _go_to_call(self, call_id: int | None, step: int) -> None:
+        if call_id is None:
+            self.notify(f"no call {'after' if step > 0 else 'before'} this one in the list has flags left to "
+                        "review", severity="warning")
+            return
+        self.call_id = call_id
+        self.load()
 
     def action_sibling(self, step: int) -> None:
         if self.call_id not in self.call_ids:

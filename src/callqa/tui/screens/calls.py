@@ -1,9 +1,10 @@
 """The calls table: one page of stored calls at a time (never all of them), sortable and
-filterable; Enter opens a call."""
+filterable; Enter opens a call, n / N go to the next / previous call with flags to review."""
 
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from rich.text import Text
 from textual import on, work
@@ -12,8 +13,9 @@ from textual.binding import Binding
 from textual.message import Message
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
+from textual.worker import get_current_worker
 
-from callqa.review import CallFilters, CallsPage, calls_page
+from callqa.review import CallFilters, CallsPage, calls_page, with_flags_to_review
 from callqa.tui.widgets.format import day, duration, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable
@@ -23,6 +25,8 @@ PAGE_SIZE = 100
 SORTS = {"date": "date", "score": "score", "agent": "agent", "duration": "duration", "flags": "flags",
          "id": "id"}
 SORT_CYCLE = ("date", "score", "agent", "duration", "flags")
+#: n and N share one footer entry
+UNREVIEWED = Binding.Group("Next/prev unreviewed")
 COLUMNS = (("id", "#"), ("agent", "agent"), ("date", "date"), ("duration", "length"), ("score", "score"),
            ("flags", "issues"), ("critical", "crit"), ("status", "review"), ("file", "file"))
 
@@ -43,6 +47,9 @@ class CallsScreen(Screen):
     TITLE = "Calls"
     BINDINGS = [
         Binding("enter", "open", "Open call", id="calls.open", show=False),
+        Binding("n", "unreviewed(1)", "Next unreviewed", id="calls.next_unreviewed", group=UNREVIEWED),
+        Binding("N", "unreviewed(-1)", "Prev unreviewed", key_display="N", id="calls.prev_unreviewed",
+                group=UNREVIEWED),
         Binding("f", "filter", "Filter", id="calls.filter"),
         Binding("slash", "search", "Search text", key_display="/", id="calls.search"),
         Binding("u", "toggle_unreviewed", "Not reviewed", id="calls.unreviewed"),
@@ -104,10 +111,11 @@ class CallsScreen(Screen):
         self.query_one("#status", Static).update(Text(f"error: {exc}", style="bold red"))
         self.notify(str(exc), title="Could not load calls", severity="error")
 
-    def _show_page(self, page: CallsPage) -> None:
+    def _show_page(self, page: CallsPage, cursor: int | None = None) -> None:
         self.page = page
+        self.page_offset = page.offset
         table = self.query_one(DataTable)
-        row = table.cursor_row
+        row = table.cursor_row if cursor is None else cursor
         table.clear()
         for c in page.rows:
             flags = Text(str(c.negative_flags), justify="right",
@@ -160,6 +168,41 @@ class CallsScreen(Screen):
             ids = [c.id for c in self.page.rows]
             self._reload_on_resume = True
             self.app.open_call(ids[table.cursor_row], ids, find=self.filters.search)
+        else:
+            self.notify("the calls are still loading" if self.page is None else "no call to open here",
+                        severity="warning")
+
+    def action_unreviewed(self, step: int) -> None:
+        if self.page is None:
+            self.notify("the calls are still loading", severity="warning")
+            return
+        self.find_unreviewed(step, self.page_offset, self.query_one(DataTable).cursor_row)
+
+    @work(thread=True, exclusive=True, group="calls-unreviewed")
+    def find_unreviewed(self, step: int, offset: int, row: int) -> None:
+        """From the row after (before) ``row`` on, in the table's order and across pages, the first
+        call with flags to review: the cursor moves there."""
+        worker = get_current_worker()
+        try:
+            with self.app.session() as session:
+                while offset >= 0 and not worker.is_cancelled:
+                    page = calls_page(session, self.filters, order_by=self.order_by, offset=offset,
+                                      limit=PAGE_SIZE, count=False)
+                    n = len(page.rows)
+                    rows = range(row + 1, n) if step > 0 else range(min(row, n) - 1, -1, -1)
+                    to_review = with_flags_to_review(session, [r.id for r in page.rows])
+                    hit = next((i for i in rows if page.rows[i].id in to_review), None)
+                    if hit is not None:
+                        self.app.call_from_thread(self._show_page, page, hit)
+                        return
+                    if step > 0 and n < PAGE_SIZE:
+                        break
+                    offset, row = offset + step * PAGE_SIZE, -1 if step > 0 else PAGE_SIZE
+        except Exception as exc:
+            self.app.call_from_thread(self._failed, exc)
+            return
+        self.app.call_from_thread(self.notify, f"no call {'after' if step > 0 else 'before'} this one has flags "
+                                  "left to review", severity="warning")
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

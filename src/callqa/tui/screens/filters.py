@@ -60,7 +60,7 @@ class FilterScreen(ModalScreen[CallFilters | None]):
     @work(thread=True, exclusive=True)
     def load_choices(self) -> None:
         """Agent names (a quick query) and the rubric's categories, as completions."""
-        from callqa.storage.review_queries import agent_names
+        from callqa.review import agent_names
 
         try:
             with self.app.session() as session:

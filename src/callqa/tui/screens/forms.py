@@ -151,14 +151,15 @@ class MissedFlagAnswer:
 
 
 class MissedFlagForm(_Form):
-    """Add a flag the machine missed on the selected transcript line."""
+    """Add a flag the machine missed on the selected transcript line. It opens at once; the
+    criteria to complete come with ``set_criteria`` when the rubric is loaded."""
 
     TITLE = "Add a missed flag"
 
-    def __init__(self, criteria: Sequence[tuple[str, str]], line: str, speaker: str = "",
+    def __init__(self, criteria: Sequence[tuple[str, str]] | None, line: str, speaker: str = "",
                  others: Sequence[str] = ()) -> None:
         super().__init__()
-        self.criteria = list(criteria)  # (id, name): the criteria that apply to this line's speaker
+        self.criteria = None if criteria is None else list(criteria)  # (id, name): for this line's speaker
         self.line = line
         self.speaker = speaker
         self.others = set(others)  # criteria of the rubric about the other speaker
@@ -166,13 +167,31 @@ class MissedFlagForm(_Form):
     def compose_fields(self) -> ComposeResult:
         who = f"the {self.speaker}'s line" if self.speaker else "the line"
         yield Label(Text(f"on {who}: “{self.line}”", style="italic"))
-        yield Label("criterion (type to complete, → accepts)")
-        yield Input(placeholder="e.g. empathy.dismissive", id="criterion",
-                    suggester=SuggestFromList([c for c, _ in self.criteria], case_sensitive=False))
+        yield Label("criterion (loading the rubric…)", id="criterion-label")
+        yield Input(placeholder="e.g. empathy.dismissive", id="criterion")
         yield Label("note")
         yield Input(placeholder="optional: what the machine missed", id="note")
 
+    def on_mount(self) -> None:
+        super().on_mount()
+        self._show_criteria()
+
+    def set_criteria(self, criteria: Sequence[tuple[str, str]], others: Sequence[str] = ()) -> None:
+        self.criteria, self.others = list(criteria), set(others)
+        self._show_criteria()
+
+    def _show_criteria(self) -> None:
+        labels = self.query("#criterion-label")
+        if self.criteria is None or not labels:  # not loaded yet; or not composed yet, or closed
+            return
+        labels.first(Label).update("criterion (type to complete, → accepts)")
+        self.query_one("#criterion", Input).suggester = SuggestFromList([c for c, _ in self.criteria],
+                                                                        case_sensitive=False)
+
     def action_submit(self) -> None:
+        if self.criteria is None:
+            self.error("the rubric is still loading: try again in a moment")
+            return
         crit = self.value("criterion")
         ids = {c for c, _ in self.criteria}
         if crit in self.others:

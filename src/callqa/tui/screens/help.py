@@ -27,7 +27,8 @@ def _screens() -> list[tuple[str, type]]:
 EXTRA = {
     "Everywhere": [("ctrl+p", "Command palette: every action by name")],
     "Calls": [("click a header", "Sort by that column")],
-    "Call": [("tab", "Transcript ⇄ flags"), ("enter", "Play the selected line"), ("j / k", "Line down / up")],
+    "Call": [("tab / shift+tab", "Focus: transcript → flags → details"), ("enter", "Play the selected line"),
+             ("j / k", "Line down / up")],
 }
 
 

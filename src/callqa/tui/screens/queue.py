@@ -92,6 +92,9 @@ class QueueScreen(Screen):
         if self.items and 0 <= table.cursor_row < len(self.items):
             ids = [i.call.id for i in self.items]
             self.app.open_call(ids[table.cursor_row], ids)
+        else:
+            self.notify("the queue is still loading" if not self.loaded else "nothing waits in the queue",
+                        severity="warning")
 
     @on(DataTable.RowSelected)
     def _row_selected(self, event: DataTable.RowSelected) -> None:

@@ -3,6 +3,7 @@ call as it is stored; the screen stays responsive (the progress bar moves, other
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from rich.text import Text
@@ -44,7 +45,7 @@ class ScoreScreen(Screen):
                 yield Label("agent for every call (blank: from calls.csv / calls.json or the pattern)")
                 yield Input(placeholder="e.g. alice", id="agent")
                 yield Label("file-name pattern (optional)")
-                yield Input(placeholder="{agent}_{date}_{id}", id="pattern")
+                yield Input(self.app.workspace.name_pattern or "", placeholder="{agent}_{date}_{id}", id="pattern")
                 yield Checkbox("rescore calls already stored", id="rescore")
                 with Horizontal(classes="buttons"):
                     yield Button("Start (Ctrl+S)", variant="primary", id="start")
@@ -111,8 +112,8 @@ class ScoreScreen(Screen):
 
         worker = get_current_worker()
         # one process: the batch runs in this thread, beside the UI (no fork of a threaded process)
-        settings = services.ScoreSettings(db=self.app.db, agent=agent, name_pattern=pattern, rescore=rescore,
-                                          workers=1)
+        ws = self.app.workspace  # the same settings as `callqa score`: rubric, redaction, agent channel, …
+        ws = replace(ws, workers=1, name_pattern=pattern or ws.name_pattern)
 
         def on_total(n: int) -> None:
             self.app.call_from_thread(self._total, n)
@@ -123,7 +124,8 @@ class ScoreScreen(Screen):
                 raise _Stop
 
         try:
-            summary = services.score_paths([path], settings, on_outcome, on_total)
+            summary = services.score_paths([path], ws, agent=agent, rescore=rescore, on_outcome=on_outcome,
+                                           on_total=on_total)
         except _Stop:
             self.app.call_from_thread(self._finished, "stopped")
             return

@@ -1,7 +1,8 @@
 """The flags side panel: the list of a call's flags and the details of the current one, plus the
 section scores (machine, override, final) and the review history. The machine's original
 stays visible: a rejected flag is struck through, not removed; an override sits next to the
-machine's score."""
+machine's score. Missed criteria (nothing in the call matched) are listed apart, after the
+moments in the call."""
 
 from __future__ import annotations
 
@@ -13,15 +14,33 @@ from rich.text import Text
 from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
-from callqa.storage.domain import Review, SectionResult, StoredFlag
+from callqa.records import Review, SectionResult, StoredFlag
 from callqa.tui.widgets.format import REJECTED_STYLE, clock, score
+
+
+def is_missed(f: StoredFlag) -> bool:
+    """A missed criterion: the rubric expected something nobody said, so no moment of the call has it."""
+    return f.start is None or (f.details or {}).get("how") == "missing"
+
+
+def in_list_order(flags: Sequence[StoredFlag]) -> tuple[StoredFlag, ...]:
+    """The moments in time order, then the missed criteria (the order of ``FlagList``)."""
+    return tuple(f for f in flags if not is_missed(f)) + tuple(f for f in flags if is_missed(f))
+
+
+def next_unreviewed(flags: Sequence[StoredFlag], after: int | None) -> int | None:
+    """The index of the first flag after ``after`` (wrapping round) nobody accepted or rejected."""
+    start = -1 if after is None else after
+    order = [(start + k) % len(flags) for k in range(1, len(flags) + 1)]
+    return next((i for i in order if i != after and flags[i].review_status is None), None)
 
 
 def flag_line(f: StoredFlag) -> Text:
     icon, style = ("✗", "#ff5f5f") if f.polarity == "negative" else ("✓", "#87d787")
     line = Text(no_wrap=True, overflow="ellipsis")
     line.append(f"{icon} ", style=style)
-    line.append(f"{clock(f.start)} ", style="dim")
+    if not is_missed(f):
+        line.append(f"{clock(f.start)} ", style="dim")
     line.append(f.criterion, style=REJECTED_STYLE if f.review_status == "rejected" else "")
     if f.origin == "reviewer":
         line.append(" +added", style="bold #5fafff")
@@ -31,12 +50,26 @@ def flag_line(f: StoredFlag) -> Text:
 
 
 class FlagList(OptionList):
-    """The call's flags in time order; the highlighted one is the "current flag"."""
+    """The call's flags (``in_list_order``): the moments in time order, then, under a header, the
+    missed criteria; the highlighted one is the "current flag". Flag indices skip the header."""
+
+    moments = 0
 
     def set_flags(self, flags: Sequence[StoredFlag], keep: int | None = None) -> None:
-        self.set_options([Option(flag_line(f), id=f"flag-{f.id}") for f in flags])
+        self.moments = sum(not is_missed(f) for f in flags)
+        options = [Option(flag_line(f), id=f"flag-{f.id}") for f in flags]
+        if self.moments < len(flags):
+            header = Text(f"── missed: not in the call ({len(flags) - self.moments}) ──", style="bold")
+            options.insert(self.moments, Option(header, id="missed", disabled=True))
+        self.set_options(options)
         if flags:
-            self.highlighted = min(keep or 0, len(flags) - 1)
+            self.highlighted = self.option_index(min(keep or 0, len(flags) - 1))
+
+    def option_index(self, flag: int) -> int:
+        return flag + (flag >= self.moments)
+
+    def flag_index(self, option: int) -> int:
+        return option - (option > self.moments)
 
 
 def flag_detail(f: StoredFlag | None, disputes: Sequence[Review] = ()) -> Table | Text:

@@ -1,8 +1,10 @@
-"""A DataTable whose auto-width columns always show their measured width."""
+"""A DataTable whose auto-width columns always show their measured width, and whose Enter on
+no rows is left to the screen (which says there is nothing to open)."""
 
 from __future__ import annotations
 
 from textual import events
+from textual.actions import SkipAction
 from textual.widgets import DataTable
 
 
@@ -21,3 +23,8 @@ class MeasuredTable(DataTable):
     def _redraw(self) -> None:
         self._clear_caches()
         self.refresh()
+
+    def action_select_cursor(self) -> None:
+        if not self.row_count:
+            raise SkipAction()  # no row to select: the screen's own Enter binding runs
+        super().action_select_cursor()

@@ -1,5 +1,6 @@
 """A strip over the whole call: who speaks when (agent above, customer below), where the flags
-are (▼ a problem, ▽ good behaviour), and where the cursor is."""
+are (▼ a problem, ▽ good behaviour; a missed criterion has no place in the call, so no mark),
+and where the cursor is."""
 
 from __future__ import annotations
 
@@ -9,8 +10,9 @@ from rich.text import Text
 from textual.reactive import reactive
 from textual.widget import Widget
 
-from callqa.storage.domain import StoredFlag
+from callqa.records import StoredFlag
 from callqa.transcript import Segment
+from callqa.tui.widgets.flags import is_missed
 from callqa.tui.widgets.format import SPEAKER_STYLE, clock
 
 
@@ -49,7 +51,7 @@ class Timeline(Widget):
                 row[c] = True
         marks: list[tuple[str, str] | None] = [None] * width
         for i, f in enumerate(self.flags):
-            if f.start is None or f.review_status == "rejected":
+            if is_missed(f) or f.review_status == "rejected":
                 continue
             c = self._col(f.start, width)
             if i == self.current_flag:

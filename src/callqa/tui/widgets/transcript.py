@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from callqa.storage.domain import StoredFlag
+from callqa.records import StoredFlag
 from callqa.transcript import Segment
 from callqa.tui.widgets.format import POLARITY_STYLE, REJECTED_STYLE, SPEAKER_STYLE, clock
 

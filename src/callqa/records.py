@@ -1,7 +1,8 @@
-"""What the repository hands out: frozen dataclasses, never ORM rows.
+"""The domain records that storage hands out and the TUI, the reports and services use: frozen
+dataclasses, never ORM rows (the repository converts at its boundary).
 
-Also the shapes it accepts: any object with the attributes of ``callqa.scoring``'s ``Flag`` and
-``CallScore`` will do (``FlagLike`` / ``ScoreLike``), so storage does not depend on the rubric
+Also the shapes storage accepts: any object with the attributes of ``callqa.scoring``'s ``Flag``
+and ``CallScore`` will do (``FlagLike`` / ``ScoreLike``), so storage does not depend on the rubric
 engine.
 """
 
@@ -13,6 +14,10 @@ from datetime import datetime
 from typing import Any, Protocol
 
 from callqa.transcript import Segment
+
+#: The agent of a call nobody named (no --agent, sidecar row or name pattern): never an agent in
+#: averages, rankings or reports; those calls are counted apart.
+UNASSIGNED = "unassigned"
 
 
 class FlagLike(Protocol):
@@ -35,6 +40,9 @@ class ScoreLike(Protocol):
     sections: Mapping[str, float | None]
     flags: Sequence[FlagLike]
     critical_failed: bool
+    # optional, stored when present so that a review recomputes the score (``callqa.scoring``):
+    # ``criteria`` (results with criterion, section, status, weight, critical),
+    # ``section_weights`` (section → weight), ``critical_cap``
 
 
 @dataclass(frozen=True, slots=True)

@@ -41,6 +41,7 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from callqa.errors import CallQAError
+from callqa.records import UNASSIGNED, StoredFlag
 from callqa.redact import redact_text
 from callqa.rubric.schema import Criterion, MetricCheck, Rubric
 from callqa.storage import report_queries as q
@@ -69,6 +70,10 @@ class UnknownAgentError(CallQAError):
     def __init__(self, agent: str, known: Sequence[str]):
         self.agent, self.known = agent, tuple(known)
         listed = ", ".join(known) if known else "none yet: run `callqa score FOLDER` first"
+        if agent == UNASSIGNED:
+            super().__init__(f"{UNASSIGNED!r} is not an agent: those calls had no agent named (use --agent, a "
+                             f"calls.csv or --name-pattern and score them again); known agents: {listed}")
+            return
         super().__init__(f"no stored calls for agent {agent!r}; known agents: {listed}")
 
 
@@ -242,6 +247,8 @@ class TeamOverview:
     agents: tuple[AgentRow, ...]
     reports: tuple[AgentReport, ...] = field(default=(), repr=False)
     redacted: bool = True
+    #: calls in range that no agent was named for: in no average, ranking or report
+    unassigned_calls: int = 0
 
 
 # ------------------------------------------------------------------------------- entry points
@@ -251,9 +258,9 @@ def _session(session_or_db: Session | str | None) -> Iterator[Session]:
     if isinstance(session_or_db, Session):
         yield session_or_db
         return
-    from callqa import services
+    from callqa.services import session_for
 
-    with services.session_for(session_or_db) as session:
+    with session_for(session_or_db) as session:
         yield session
 
 
@@ -293,7 +300,8 @@ def build_team_overview(session_or_db: Session | str | None, *, date_from: date 
     dates = [c.call_date.date() for c in team.calls]
     return TeamOverview(now, date_from, date_to, min(dates, default=None), max(dates, default=None), rubric.id,
                         rubric.name, len(team.calls), team.score, team.section_lines(),
-                        team.trend(), rows, reports, redact)
+                        team.trend(), rows, reports, redact,
+                        q.count_unassigned(session, date_from=date_from, date_to=date_to))
 
 
 # ------------------------------------------------------------------------------- the team
@@ -428,7 +436,7 @@ class _Team:
 def _build(session: Session, team: _Team, agent: str, redact: bool, now: datetime | None) -> AgentReport:
     rubric = team.rubric
     aid = q.agent_id(session, agent)
-    if aid is None:
+    if aid is None or agent == UNASSIGNED:
         raise UnknownAgentError(agent, q.agents_with_calls(session))
     calls = [c for c in team.calls if c.agent_id == aid]
     by_id = {c.id: c for c in calls}
@@ -503,7 +511,7 @@ def _rank_focus(counts: list[q.CriterionCount], n_calls: int, team: _Team) -> li
     return ranked
 
 
-def _focus_item(count: q.CriterionCount, flags: list[q.ReportFlag], n_calls: int, team: _Team,
+def _focus_item(count: q.CriterionCount, flags: list[StoredFlag], n_calls: int, team: _Team,
                 criteria: dict[str, Criterion], quoter: _Quoter, session: Session, aid: int,
                 span: dict[str, Any]) -> FocusItem:
     c = criteria.get(count.criterion)
@@ -522,7 +530,7 @@ def _focus_item(count: q.CriterionCount, flags: list[q.ReportFlag], n_calls: int
         context=context, missed_in=missed)
 
 
-def _praise(c: Criterion | None, f: q.ReportFlag) -> str:
+def _praise(c: Criterion | None, f: StoredFlag) -> str:
     if c is not None:
         return c.praise or c.name
     return f.message
@@ -532,7 +540,7 @@ def _strengths(session: Session, team: _Team, aid: int, span: dict[str, Any], cr
     """(section average, team average, example flag) of the sections the agent does well in."""
     mine = q.section_averages(session, agent_id=aid, **span)
     team_scores = {s.section: s.score for s in team.sections}
-    examples: dict[str, tuple[tuple, q.ReportFlag]] = {}
+    examples: dict[str, tuple[tuple, StoredFlag]] = {}
     dates = {c.id: c.call_date for c in team.calls}
     for f in q.best_positive_flags(session, aid, **span):
         c = criteria.get(f.criterion)
@@ -614,7 +622,7 @@ class _Quoter:
         c = self.calls[call_id]
         return CallRef(c.id, c.file, c.call_date.date(), c.score)
 
-    def _turn(self, f: q.ReportFlag) -> q.Turn | None:
+    def _turn(self, f: StoredFlag) -> q.Turn | None:
         start = f.start if f.start is not None else 0.0
         end = f.end if f.end is not None else start
         cands = [t for t in self.turns(f.call_id) if t.start <= end + 0.05 and t.end >= start - 0.05
@@ -633,7 +641,7 @@ class _Quoter:
             m = None
         return Quote(call_id, c.file, c.call_date.date(), start, speaker, text, m)
 
-    def flag_quote(self, f: q.ReportFlag) -> Quote:
+    def flag_quote(self, f: StoredFlag) -> Quote:
         """The sentence around the flagged words (the whole turn of a reviewer's flag without words)."""
         turn = self._turn(f)
         start = f.start if f.start is not None else (turn.start if turn else 0.0)
@@ -647,7 +655,7 @@ class _Quoter:
             return self._quote(f.call_id, start, speaker, f.text, f.text)
         return self._quote(f.call_id, start, speaker, _sentence(turn.text, i, i + len(f.text)), f.text)
 
-    def _context(self, f: q.ReportFlag, c: Criterion) -> Quote | None:
+    def _context(self, f: StoredFlag, c: Criterion) -> Quote | None:
         """For a missing behaviour in a time window: the turn its speaker said there instead."""
         if c.window is None:
             return None
@@ -660,20 +668,20 @@ class _Quoter:
         t = inside[-1] if c.window.last_s is not None else inside[0]
         return self._quote(f.call_id, t.start, t.speaker, _shorten(t.text, 0, 0), None)
 
-    def _event(self, f: q.ReportFlag, c: Criterion | None) -> bool:
+    def _event(self, f: StoredFlag, c: Criterion | None) -> bool:
         """A measured event said by someone (an interruption, a monologue), not a whole-call figure."""
         if c is None or not isinstance(c.check, MetricCheck) or f.speaker not in ("agent", "customer"):
             return False
         whole = (f.start or 0.0) <= 0.01 and (f.end or 0.0) >= self.calls[f.call_id].duration - 0.5
         return not whole
 
-    def focus_quotes(self, fl: list[q.ReportFlag], c: Criterion | None) -> tuple[tuple[Quote, ...], bool]:
+    def focus_quotes(self, fl: list[StoredFlag], c: Criterion | None) -> tuple[tuple[Quote, ...], bool]:
         """Up to QUOTES_PER_ITEM quotes, different calls first, newest first; context when the
         flags have no words of their own."""
         order = sorted(fl, key=lambda f: (self.calls[f.call_id].call_date, f.call_id, -(f.start or 0.0)),
                        reverse=True)
         worded = [f for f in order if f.text.strip() or f.origin == "reviewer" or self._event(f, c)]
-        picked: list[q.ReportFlag] = []
+        picked: list[StoredFlag] = []
         seen: set[int] = set()
         for f in worded:  # one per call first
             if len(picked) == QUOTES_PER_ITEM:

@@ -23,10 +23,12 @@ from callqa import storage
 from callqa.audio import content_hash
 from callqa.errors import CallQAError
 from callqa.parallel import default_workers, run_all
+from callqa.records import UNASSIGNED
 from callqa.redact import redact_transcript
-from callqa.sidecar import AgentMapper
+from callqa.sidecar import AgentMapper, CallInfo
 from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_file
 from callqa.transcript import Transcript
+from callqa.workspace import Workspace
 
 if TYPE_CHECKING:  # the rubric engine loads when something is scored, not to read the database
     from callqa.rubric.schema import Rubric
@@ -34,19 +36,6 @@ if TYPE_CHECKING:  # the rubric engine loads when something is scored, not to re
 
 #: Version of the JSON line ``callqa score --format json`` prints per call.
 SCORE_LINE_VERSION = 1
-
-
-@dataclass(frozen=True)
-class ScoreSettings:
-    transcription: TranscribeSettings = field(default_factory=TranscribeSettings)
-    rubric: str | None = None  # a rubric file; None: the packaged default
-    db: str | None = None  # a database URL; None: CALLQA_DB or the default SQLite file
-    agent: str | None = None  # one agent for every file
-    name_pattern: str | None = None  # e.g. "{agent}_{date}_{id}"
-    workers: int = 0  # 0: all cores
-    executor: str | None = None  # "dask://HOST:PORT"
-    rescore: bool = False  # rescore stored calls even when their rubric did not change
-    redact: bool = False  # personal data out before anything is stored
 
 
 @dataclass(frozen=True)
@@ -94,6 +83,15 @@ def rubric_version(rubric: Rubric) -> str:
 
 # --- the database ---------------------------------------------------------------------------
 
+#: The columns of ``callqa export --format csv``: the call's, then the flag's.
+EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS = storage.EXPORT_CALL_FIELDS, storage.EXPORT_FLAG_FIELDS
+
+
+def database_label(ws: Workspace) -> str:
+    """The workspace's database as it may be shown: its URL without the password."""
+    return storage.safe_url(storage.database_url(ws.db))
+
+
 @lru_cache(maxsize=8)
 def open_database(url: str | None = None) -> Engine:
     """Connect (and migrate once per process) to the database at ``url`` or the default."""
@@ -110,11 +108,11 @@ def session_for(url: str | None = None) -> Iterator[Session]:
 
 # --- scoring ----------------------------------------------------------------------------------
 
-@lru_cache(maxsize=4)
-def _rubric(path: str | None) -> Rubric:
-    from callqa.rubric.loader import load_rubric
+def load_rubric(path: str | None = None) -> Rubric:
+    """The rubric at ``path`` (None: the packaged default); cached by content in the loader."""
+    from callqa.rubric import loader
 
-    return load_rubric(path)
+    return loader.load_rubric(path)
 
 
 _WORKER_RUBRICS: dict[str, Rubric] = {}
@@ -148,13 +146,17 @@ def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
     return result
 
 
-def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSettings(),
+def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, agent: str | None = None,
+                rescore: bool = False, executor: str | None = None,
                 on_outcome: Callable[[CallOutcome], None] | None = None,
                 on_total: Callable[[int], None] | None = None) -> BatchSummary:
-    """Score every recording and transcript under ``paths`` into the database (see the module doc)."""
-    rubric = _rubric(settings.rubric)  # a bad rubric stops here, before any work
+    """Score every recording and transcript under ``paths`` into the database (see the module doc).
+    ``agent``: one agent for every file; ``rescore``: rescore stored calls even when their rubric
+    did not change; ``executor``: "dask://HOST:PORT". A stored call keeps its agent and date unless
+    ``agent``, a sidecar or the name pattern names them."""
+    rubric = load_rubric(ws.rubric)  # a bad rubric stops here, before any work
     version = rubric_version(rubric)
-    mapper = AgentMapper(settings.name_pattern, settings.agent)
+    mapper = AgentMapper(ws.name_pattern, agent)
     inputs = find_inputs(paths)
     if on_total:
         on_total(len(inputs))
@@ -165,7 +167,7 @@ def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSett
         if on_outcome:
             on_outcome(outcome)
 
-    with session_for(settings.db) as session:
+    with session_for(ws.db) as session:
         todo: dict[Path, tuple[str, Any]] = {}
         for path in inputs:
             try:
@@ -175,7 +177,9 @@ def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSett
                 _fail(session, emit, str(path), None, str(exc))
                 continue
             call_id = storage.call_id_for_hash(session, digest)
-            if call_id is not None and not settings.rescore and storage.is_scored(session, digest, version):
+            if call_id is not None and info.source == "none" and (stored := storage.call_summary(session, call_id)):
+                info = CallInfo(stored.agent, stored.call_date, "stored")  # nobody named another agent
+            if call_id is not None and not rescore and storage.is_scored(session, digest, version):
                 emit(CallOutcome(str(path), "skipped", info.agent, call_id))
                 continue
             if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
@@ -191,19 +195,19 @@ def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSett
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
         def jobs() -> Iterator[tuple]:
-            threads = settings.transcription.threads
-            if not threads and not settings.executor:  # share this machine's cores between the workers
+            threads = 0
+            if not executor:  # share this machine's cores between the workers
                 threads = max(1, default_workers() // workers) if workers > 1 else 0
-            transcription = replace(settings.transcription, threads=threads)
+            transcription = replace(TranscribeSettings.of(ws), threads=threads)
             for absolute, (path, digest, info) in todo.items():
                 session.rollback()  # end the read snapshot: see what another batch stored meanwhile
-                if not settings.rescore and storage.is_scored(session, digest, version):
+                if not rescore and storage.is_scored(session, digest, version):
                     emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
                     continue
-                yield absolute, transcription, rubric, version, settings.redact
+                yield absolute, transcription, rubric, version, ws.redact
 
-        workers = settings.workers or min(default_workers(), max(1, len(todo)))
-        for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, settings.executor):
+        workers = ws.workers or min(default_workers(), max(1, len(todo)))
+        for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
             path, digest, info = todo[absolute]
             if error:
                 _fail(session, emit, str(path), digest, error)
@@ -213,23 +217,23 @@ def score_paths(paths: Iterable[str | Path], settings: ScoreSettings = ScoreSett
     return summary
 
 
-def rescore_stored(settings: ScoreSettings = ScoreSettings(),
+def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, rescore: bool = False,
                    on_outcome: Callable[[CallOutcome], None] | None = None,
                    on_total: Callable[[int], None] | None = None, page: int = 500) -> BatchSummary:
-    """Rescore every stored call (``settings.agent``: only that agent's) with ``settings.rubric``
-    from its stored transcript: no recording is read, Whisper never runs. Calls already scored with
-    this rubric version are skipped unless ``settings.rescore``."""
-    rubric = _rubric(settings.rubric)
+    """Rescore every stored call (``agent``: only that agent's) with the workspace's rubric from its
+    stored transcript: no recording is read, Whisper never runs, each call keeps its agent. Calls
+    already scored with this rubric version are skipped unless ``rescore``."""
+    rubric = load_rubric(ws.rubric)
     version = rubric_version(rubric)
     summary = BatchSummary()
-    with session_for(settings.db) as session:
+    with session_for(ws.db) as session:
         if on_total:
-            on_total(storage.count_calls(session, agent=settings.agent))
+            on_total(storage.count_calls(session, agent=agent))
         offset = 0  # pages in id order: rescoring a call keeps its id, so pages neither skip nor repeat
-        while batch := storage.list_calls(session, agent=settings.agent, order_by="id", limit=page, offset=offset):
+        while batch := storage.list_calls(session, agent=agent, order_by="id", limit=page, offset=offset):
             offset += len(batch)
             for call in batch:
-                if call.rubric_version == version and not settings.rescore:
+                if call.rubric_version == version and not rescore:
                     outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
                 else:
                     outcome = _rescore_one(session, call, rubric, version)
@@ -279,12 +283,18 @@ def _fail(session: Session, emit, file: str, digest: str | None, message: str) -
 
 # --- reading ---------------------------------------------------------------------------------
 
-def agent_summaries(db: str | None = None, **filters: Any) -> list[storage.AgentSummary]:
-    with session_for(db) as session:
+def agent_summaries(ws: Workspace = Workspace(), **filters: Any) -> list[storage.AgentSummary]:
+    with session_for(ws.db) as session:
         return storage.agent_summaries(session, **filters)
 
 
-def export_calls(db: str | None = None) -> Iterator[dict[str, Any]]:
+def unassigned_calls(ws: Workspace = Workspace()) -> int:
+    """How many stored calls have no agent named: listed apart, never an agent's."""
+    with session_for(ws.db) as session:
+        return storage.count_calls(session, agent=UNASSIGNED)
+
+
+def export_calls(ws: Workspace = Workspace()) -> Iterator[dict[str, Any]]:
     """Every stored call with its flags (see ``storage.export_rows``), streamed."""
-    with session_for(db) as session:
+    with session_for(ws.db) as session:
         yield from storage.export_rows(session)

@@ -1,0 +1,218 @@
+"""The one settings object: resolved once per process, passed to the CLI, the TUI and the reports.
+
+Each setting comes from the first place that gives it: a command-line option, then an environment
+variable (``CALLQA_DB``, ``CALLQA_RUBRIC``, ``CALLQA_REDACT``, … : ``CALLQA_`` and the key in
+capitals, ``-`` as ``_``), then the project's config file (``callqa.toml`` in the working folder,
+else ``[tool.callqa]`` in its pyproject.toml; ``$CALLQA_CONFIG`` names another file), then the
+user's config file (``callqa.toml`` in the user config folder), then the default. Config keys are
+the long option names (``db``, ``rubric``, ``redact``, ``name-pattern``, …); a relative path in a
+config file is taken from the file's folder. ``callqa config`` shows each value and where it came
+from.
+"""
+
+from __future__ import annotations
+
+import argparse
+import difflib
+import getpass
+import os
+import tomllib
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from callqa.errors import CallQAError
+
+CONFIG_FILE = "callqa.toml"
+CONFIG_ENV = "CALLQA_CONFIG"
+
+
+class ConfigError(CallQAError):
+    """A config file or environment variable holds a value callqa cannot use; the message names it."""
+
+
+def _choice(*allowed: str) -> Callable[[Any], str]:
+    def parse(value: Any) -> str:
+        if value not in allowed:
+            raise ValueError(f"must be one of {', '.join(allowed)}")
+        return value
+    return parse
+
+
+def _text(value: Any) -> str | None:
+    if not isinstance(value, str):
+        raise ValueError("must be a string")
+    return value.strip() or None
+
+
+def _flag(value: Any) -> bool:
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, str) and value.strip().lower() in ("1", "true", "yes", "on"):
+        return True
+    if isinstance(value, str) and value.strip().lower() in ("0", "false", "no", "off", ""):
+        return False
+    raise ValueError("must be true or false")
+
+
+def _count(minimum: int) -> Callable[[Any], int]:
+    def parse(value: Any) -> int:
+        if isinstance(value, bool) or not str(value).strip().isdigit() or int(value) < minimum:
+            raise ValueError(f"must be a whole number of at least {minimum}")
+        return int(value)
+    return parse
+
+
+#: key → (parser, default, whether it is a path a config file gives relative to itself)
+SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
+    "db": (_text, None, True),  # None: a SQLite file in the user data folder
+    "rubric": (_text, None, True),  # None: the packaged default rubric
+    "redact": (_flag, False, False),
+    "name-pattern": (_text, None, False),
+    "agent-channel": (_choice("left", "right"), "left", False),
+    "mono-agent": (_choice("auto", "first", "second"), "auto", False),
+    "company": (_text, None, False),
+    "engine": (_choice("faster-whisper", "openai-whisper"), "faster-whisper", False),
+    "model": (_text, "tiny.en", False),
+    "beam-size": (_count(1), 5, False),
+    "vad": (_flag, True, False),
+    "cache": (_flag, True, False),
+    "workers": (_count(0), 0, False),  # 0: all cores
+    "reviewer": (_text, None, False),  # None: the login name
+}
+
+
+@dataclass(frozen=True)
+class Workspace:
+    db: str | None = None
+    rubric: str | None = None
+    redact: bool = False
+    name_pattern: str | None = None
+    agent_channel: str = "left"
+    mono_agent: str = "auto"
+    company: str | None = None
+    engine: str = "faster-whisper"
+    model: str = "tiny.en"
+    beam_size: int = 5
+    vad: bool = True
+    cache: bool = True
+    workers: int = 0
+    reviewer: str | None = None
+    #: key → where its value came from ("--db", "$CALLQA_DB", a file, "default")
+    sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
+
+    @property
+    def reviewer_name(self) -> str:
+        if self.reviewer:
+            return self.reviewer
+        try:
+            return getpass.getuser()
+        except Exception:  # no user name in this environment
+            return "reviewer"
+
+    def values(self) -> dict[str, Any]:
+        """key → value, in the order of SETTINGS (what ``callqa config`` shows)."""
+        return {key: getattr(self, key.replace("-", "_")) for key in SETTINGS}
+
+
+def resolve(flags: Mapping[str, Any] | argparse.Namespace | None = None, *, cwd: Path | None = None,
+            environ: Mapping[str, str] | None = None) -> Workspace:
+    """The workspace for this process: ``flags`` (options given on the command line, by key or by
+    argparse dest; None means not given) > environment > project config > user config > default."""
+    if isinstance(flags, argparse.Namespace):
+        flags = vars(flags)
+    flags = {k.replace("_", "-"): str(v) if isinstance(v, Path) else v for k, v in (flags or {}).items()
+             if v is not None}
+    environ = os.environ if environ is None else environ
+    cwd = cwd or Path.cwd()
+    layers: list[tuple[str, Mapping[str, Any], Path | None]] = [
+        (f"--{key}", {key: flags[key]}, None) for key in SETTINGS if key in flags]
+    for key in SETTINGS:
+        name = "CALLQA_" + key.upper().replace("-", "_")
+        if name in environ:
+            layers.append((f"${name}", {key: environ[name]}, None))
+    for path, table in config_files(cwd, environ):
+        layers.append((str(path), table, path.parent))
+    values: dict[str, Any] = {}
+    sources: dict[str, str] = {}
+    for source, table, folder in layers:
+        for key, raw in table.items():
+            if key in values:
+                continue
+            parse, _, is_path = SETTINGS[key]
+            try:
+                value = parse(raw)
+            except ValueError as exc:
+                raise ConfigError(f"{source}: {key} = {raw!r} {exc}") from None
+            if folder is not None and is_path and value:
+                value = _from_folder(value, folder)
+            values[key], sources[key] = value, source
+    for key, (_, default, _) in SETTINGS.items():
+        values.setdefault(key, default)
+        sources.setdefault(key, "default")
+    return Workspace(**{k.replace("-", "_"): v for k, v in values.items()}, sources=sources)
+
+
+def config_files(cwd: Path, environ: Mapping[str, str]) -> list[tuple[Path, dict[str, Any]]]:
+    """(file, its settings) for the project config and then the user config, the ones that exist."""
+    found: list[tuple[Path, dict[str, Any]]] = []
+    project, user = _candidates(cwd, environ)
+    if environ.get(CONFIG_ENV) and not project[0].is_file():
+        raise ConfigError(f"${CONFIG_ENV} names {project[0]}, which is not a file")
+    for path in project:  # the first project file that has settings
+        if path.is_file() and (table := _read(path)) is not None:
+            found.append((path, table))
+            break
+    if user.is_file():
+        found.append((user, _read(user) or {}))
+    return found
+
+
+def config_searched(cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> list[tuple[Path, bool]]:
+    """Every config file callqa looks for, and whether it was read (``callqa config`` lists them)."""
+    cwd, environ = cwd or Path.cwd(), os.environ if environ is None else environ
+    read = {path for path, _ in config_files(cwd, environ)}
+    project, user = _candidates(cwd, environ)
+    return [(path, path in read) for path in (*project, user)]
+
+
+def _candidates(cwd: Path, environ: Mapping[str, str]) -> tuple[list[Path], Path]:
+    from platformdirs import user_config_dir
+
+    user = Path(user_config_dir("callqa")) / CONFIG_FILE
+    if environ.get(CONFIG_ENV):
+        return [Path(environ[CONFIG_ENV]).expanduser()], user
+    return [cwd / CONFIG_FILE, cwd / "pyproject.toml"], user
+
+
+def _read(path: Path) -> dict[str, Any] | None:
+    """A config file's settings (None: a pyproject.toml without [tool.callqa]); unknown keys are errors."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"{path}: cannot read it ({exc})") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(f"{path}: not valid TOML ({exc})") from None
+    where = str(path)
+    if path.name == "pyproject.toml":
+        data = data.get("tool", {}).get("callqa")
+        if data is None:
+            return None
+        where = f"{path} [tool.callqa]"
+    for key in data:
+        if key not in SETTINGS:
+            close = difflib.get_close_matches(key.replace("_", "-"), SETTINGS, n=1)
+            hint = f"; did you mean {close[0]!r}?" if close else ""
+            raise ConfigError(f"{where}: unknown setting {key!r}{hint} (settings: {', '.join(SETTINGS)})")
+    return data
+
+
+def _from_folder(value: str, folder: Path) -> str:
+    """A path (or a sqlite:/// URL with a relative path) written in a config file, from its folder."""
+    if value.startswith("sqlite:///") and not value.startswith("sqlite:////"):
+        rest = value[len("sqlite:///"):]
+        return f"sqlite:///{(folder / rest).resolve()}" if rest and rest != ":memory:" else value
+    if "://" in value:
+        return value
+    return str((folder / Path(value).expanduser()).resolve())

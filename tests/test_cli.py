@@ -1,0 +1,51 @@
+"""Command-line conventions: results on standard output, progress and logs on standard error,
+-q / -v, a did-you-mean for mistyped commands and options, help for every option."""
+
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from callqa.cli import _parsers, build_parser, main
+
+CALL = "Agent: Thank you for calling, how can I help?\nCustomer: My bill is wrong.\nAgent: I'm sorry, let me fix that.\n"
+
+
+@pytest.fixture
+def call(tmp_path, monkeypatch):
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    (tmp_path / "bob_1.txt").write_text(CALL, encoding="utf-8")
+    return tmp_path
+
+
+def test_results_go_to_stdout_and_quiet_and_verbose_change_the_lines(call, capsys):
+    db = str(call / "c.db")
+    assert main(["score", str(call / "bob_1.txt"), "--db", db, "--agent", "bob"]) == 0
+    out, err = capsys.readouterr()
+    assert "bob_1.txt" in out.splitlines()[0] and "issues" in out and "scored 1" in out
+    assert "bob_1.txt" not in err
+    assert main(["score", str(call / "bob_1.txt"), "--db", db, "-q"]) == 0
+    out, _ = capsys.readouterr()
+    assert "skipped 1" in out and "bob_1.txt" not in out
+    assert main(["score", str(call / "bob_1.txt"), "--db", db, "-v"]) == 0
+    out, _ = capsys.readouterr()
+    assert "skipped  bob" in out and "bob_1.txt" in out
+
+
+@pytest.mark.parametrize("argv, hint", [
+    (["scor", "x"], "did you mean 'score'?"),
+    (["agents", "--fromat", "json"], "did you mean --format?"),
+    (["score", "x", "--rubirc", "r.yaml"], "did you mean --rubric?"),
+    (["score", "x", "--engine", "fast-whisper"], "did you mean 'faster-whisper'?"),
+])
+def test_a_mistyped_command_option_or_choice_gets_a_did_you_mean(argv, hint, capsys):
+    with pytest.raises(SystemExit) as exc:
+        main(argv)
+    assert exc.value.code == 2 and hint in capsys.readouterr().err
+
+
+def test_every_option_has_help():
+    missing = [(p.prog, a.option_strings) for p in _parsers(build_parser()) for a in p._actions
+               if a.option_strings and not a.help and not isinstance(a, argparse._HelpAction)]
+    assert missing == []
