@@ -114,4 +114,4 @@ def test_the_review_queue_holds_each_agents_lowest_scoring_call(scored, tmp_path
     assert lowest == {("dana", "dana_2026-12-02_2.txt"), ("erin", "erin_2026-12-02_3.txt")}
     item = next(i for i in items if i.call.agent == "dana" and "lowest score" in i.reasons)
     assert item.call.score < _call(ws, first).call.score
-    assert "lowest of the last 4 weeks" in item.notes["lowest score"]
+    assert "lowest of its newest unreviewed calls" in item.notes["lowest score"]

@@ -118,7 +118,8 @@ class SectionResult:
     section: str
     #: the machine's score; None = not applicable
     score: float | None
-    #: a reviewer's override, None when none
+    #: the score after reviews (a reviewer's override, else recomputed from the reviewed flags of
+    #: its criteria); None when the reviews did not change it
     override: float | None
 
     @property

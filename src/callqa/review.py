@@ -15,8 +15,8 @@ Rules a user would notice:
   (a flag from a fuzzy phrase match scoring less than ``fuzzy_margin`` (5) points above its
   criterion's threshold), ``uncertain meaning`` (a flag from a semantic match that the detector
   marked low confidence: similarity under the threshold plus the check's ``confident``), and
-  ``lowest score`` (each agent's ``lowest_per_agent`` lowest-scoring unreviewed calls of the
-  last ``weeks`` weeks, 1 by default: a weak call is seen even when nothing else flags it), and
+  ``lowest score`` (each agent's ``lowest_per_agent`` lowest-scoring calls among the ``window``
+  newest unreviewed calls, 1 by default: a weak call is seen even when nothing else flags it), and
   ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
   at random but reproducibly from each agent's calls of each of the last ``weeks`` weeks).
   Except disputes, only calls no reviewer has looked at are queued; the low-confidence rules
@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from callqa import storage
 from callqa.storage import review_queries as rq
-from callqa.records import CallSummary, NewFlag, Review, StoredCall
+from callqa.records import UNASSIGNED, CallSummary, NewFlag, Review, StoredCall
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
 
@@ -375,10 +375,15 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
             if status[call_id] == "unreviewed":
                 reasons[call_id].add("weekly sample")
                 notes[call_id]["weekly sample"] = "random pick of the agent's week"
-    if since is not None and settings.lowest_per_agent > 0:
-        for call_id, score in rq.lowest_unreviewed(session, since, settings.lowest_per_agent):
-            reasons[call_id].add("lowest score")
-            notes[call_id]["lowest score"] = f"the agent's lowest of the last {settings.weeks} weeks ({score:.1f})"
+    if settings.lowest_per_agent > 0:
+        by_agent: dict[str, list[rq.RecentCall]] = defaultdict(list)
+        for c in recent:
+            if c.agent != UNASSIGNED:
+                by_agent[c.agent].append(c)
+        for calls in by_agent.values():
+            for c in sorted(calls, key=lambda c: (c.score, c.id))[:settings.lowest_per_agent]:
+                reasons[c.id].add("lowest score")
+                notes[c.id]["lowest score"] = f"the agent's lowest of its newest unreviewed calls ({c.score:.1f})"
 
     ranked = rank(reasons)[:settings.limit]
     calls = rq.calls_by_ids(session, [r[0] for r in ranked])

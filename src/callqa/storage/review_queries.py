@@ -18,7 +18,7 @@ from sqlalchemy.orm import Session
 from callqa.records import CallSummary
 from callqa.storage.models import Agent, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
-from callqa.storage.repository import _CALL_COLUMNS, _call_summary, _date_filters, named_agents
+from callqa.storage.repository import _CALL_COLUMNS, _call_summary, _date_filters
 
 #: ids per ``IN (...)`` list: well under every database's bound-parameter limit
 _CHUNK = 500
@@ -37,6 +37,7 @@ class RecentCall:
     critical_failed: bool
     role_confidence: float
     review_status: str
+    score: float
 
 
 @dataclass(frozen=True, slots=True)
@@ -92,21 +93,12 @@ def calls_by_ids(session: Session, ids: Iterable[int]) -> dict[int, CallSummary]
 
 def _recent(session: Session, conds: list, limit: int | None) -> list[RecentCall]:
     stmt = (select(Call.id, Agent.name, Call.call_date, Call.critical_failed, Call.role_confidence,
-                   Call.review_status)
+                   Call.review_status, Call.score)
             .join(Agent, Agent.id == Call.agent_id).where(*conds)
             .order_by(Call.call_date.desc(), Call.id.desc()))
     if limit is not None:
         stmt = stmt.limit(limit)
     return [RecentCall(*r) for r in session.execute(stmt)]
-
-
-def lowest_unreviewed(session: Session, since: datetime, per_agent: int) -> list[tuple[int, float]]:
-    """(call id, score) of each named agent's ``per_agent`` lowest-scoring unreviewed calls since
-    ``since``."""
-    ranked = (select(Call.id, Call.score, func.row_number().over(partition_by=Call.agent_id,
-                                                                 order_by=(Call.score, Call.id)).label("n"))
-              .where(Call.review_status == "unreviewed", Call.call_date >= since, named_agents()).subquery())
-    return [(i, s) for i, s in session.execute(select(ranked.c.id, ranked.c.score).where(ranked.c.n <= per_agent))]
 
 
 def with_flags_to_review(session: Session, call_ids: Iterable[int]) -> set[int]:
