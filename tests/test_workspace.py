@@ -13,25 +13,12 @@ from callqa import services
 from callqa.cli import main
 from callqa.transcribe import TranscribeSettings
 from callqa.workspace import ConfigError, Workspace, config_searched, resolve
+from test_rubric_loader import GOOD
 
-SITE_RUBRIC = """\
-id: site
-name: Site rubric
-version: "1"
-sections:
-  - {id: main, name: Main, weight: 1}
-criteria:
-  - id: main.thanks
-    name: Thanks the customer
-    category: rapport
-    section: main
-    polarity: positive
-    message: No thanks.
-    source: {seed: 001.txt, guidance: thank them}
-    check:
-      type: phrase
-      phrases: [thank you]
-"""
+# the loader tests' smallest valid rubric, under a site's own id
+SITE_RUBRIC = GOOD.replace("id: tiny\nname: Tiny", "id: site\nname: Site rubric")
+assert "id: site" in SITE_RUBRIC
+
 
 # personal data a redacting workspace must never store
 CARD, EMAIL, PHONE = "4111 1111 1111 1111", "jo.bloggs@example.com", "555-867-5309"

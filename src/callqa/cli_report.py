@@ -103,8 +103,8 @@ def _render(report, fmt: str, **html_options) -> str:
 def _write_all(args: argparse.Namespace, rubric) -> int:
     from callqa import reports
 
-    overview = reports.build_team_overview(args.workspace.db, date_from=args.date_from, date_to=args.date_to, rubric=rubric,
-                                           redact=args.redact)
+    overview = reports.build_team_overview(args.workspace.db, date_from=args.date_from, date_to=args.date_to,
+                                           rubric=rubric, redact=args.redact)
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     names = [r.agent for r in overview.reports]
