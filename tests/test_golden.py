@@ -14,7 +14,7 @@ from callqa.rubric.loader import load_rubric
 REPO = Path(__file__).resolve().parents[1]
 CALL = {"segments": [{"speaker": "agent", "start": 0, "end": 3, "text": "Thank you for calling."},
                      {"speaker": "customer", "start": 3, "end": 5, "text": "Hi, I'd like to pay my bill."}]}
-VALID = "score: [30, 60]\nsections: {hold: null, greeting: {min: 40}}\ncritical_failed: []\n" \
+VALID = "score: [30, 80]\nsections: {hold: null, greeting: {min: 40}}\ncritical_failed: []\n" \
         "flags: {present: ['greeting.opening:positive'], absent: [negative_phrasing.dont_know]}\n"
 
 

@@ -128,7 +128,7 @@ def test_cli_test_golden_calls(tmp_path: Path, capsys: pytest.CaptureFixture[str
     call = {"segments": [{"speaker": "agent", "start": 0, "end": 3, "text": "Thank you for calling."},
                          {"speaker": "customer", "start": 3, "end": 5, "text": "Hi, I'd like to pay my bill."}]}
     (tmp_path / "c1.json").write_text(json.dumps(call))
-    (tmp_path / "c1.expect.yaml").write_text("score: [30, 60]\nsections: {hold: null, greeting: [40, 60]}\n"
+    (tmp_path / "c1.expect.yaml").write_text("score: [30, 80]\nsections: {hold: null, greeting: [40, 60]}\n"
                                              "flags: {present: ['greeting.opening:positive'], absent: [negative_phrasing.dont_know]}\n")
     assert main(["rubric", "test", "--golden", str(tmp_path)]) == 0
     (tmp_path / "c1.expect.yaml").write_text("score: [0, 10]\nflags: {present: [negative_phrasing.dont_know]}\n")
@@ -170,7 +170,7 @@ def test_published_json_schema_is_up_to_date() -> None:
 def test_cli_explain_says_what_a_trained_check_learnt_from_without_listing_its_rows(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["rubric", "explain", "empathy.acknowledgement"]) == 0
     out = capsys.readouterr().out
-    assert "classifier for 'empathy' trained on labelled/utterances_tune.csv (1862 rows)" in out
+    assert "classifier for 'empathy' trained on labelled/utterances_tune.csv (2255 rows)" in out
     assert len(out) < 5000  # not the training rows
     assert main(["rubric", "explain", "empathy.acknowledgement", "--format", "json"]) == 0
-    assert '"rows": 1862' in capsys.readouterr().out
+    assert '"rows": 2255' in capsys.readouterr().out

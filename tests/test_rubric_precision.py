@@ -33,10 +33,17 @@ spec.loader.exec_module(pr)
 # (negative_phrasing.by_meaning): negative-phrasing precision 0.98 → 0.89 ("We don't charge for
 # that", "The meter doesn't need replacing": negated facts the classifier hears as refusals),
 # recall 0.95 → 0.98; on the blind held-out sets its recall rose 0.61 → 0.82 (README).
+# 2026-12-04, author O added, thresholds chosen again, the phrase lists read as the blind
+# definitions do: this set calls a bare "thank you" / "I completely understand" rapport /
+# empathy and "thanks for calling" greeting only, the definitions the other way round: empathy
+# recall 0.91 → 0.86, rapport recall 1.00 → 0.86; "Sorry for the wait" is heard as an apology
+# too and "Right, bear with me" as hold etiquette (hold 0.96 / 1.00 → 0.92 / 0.96); ownership
+# 0.76 / 1.00 → 0.79 / 0.96, resolution recall 0.96 → 0.93, negative-phrasing precision 0.89 →
+# 0.92, empathy precision 0.88 → 0.91.
 MEASURED = {
-    "closing": (1.00, 1.00), "empathy": (0.88, 0.91), "greeting": (1.00, 1.00),
-    "hold": (0.96, 1.00), "listening": (1.00, 1.00), "negative_phrasing": (0.89, 0.98),
-    "ownership": (0.76, 1.00), "rapport": (0.80, 1.00), "resolution": (0.96, 0.96),
+    "closing": (1.00, 1.00), "empathy": (0.91, 0.86), "greeting": (1.00, 1.00),
+    "hold": (0.92, 0.96), "listening": (1.00, 1.00), "negative_phrasing": (0.92, 0.98),
+    "ownership": (0.79, 0.96), "rapport": (0.80, 0.86), "resolution": (0.96, 0.93),
 }
 MARGIN = 0.03
 

@@ -144,8 +144,11 @@ class MetricEvaluator:
         return Outcome("pass" if ok else "fail", flags, value, f"{cfg.metric} = {value:g}")
 
 
-_HONORIFIC_WORDS = ("mr", "mrs", "ms", "miss", "mister", "missus", "dr")
-_HONORIFIC = re.compile(words_regex(_HONORIFIC_WORDS, whole=False) + r"\.?\s+([a-z][a-z'-]+)")
+#: How a customer is addressed ("Dr Shah" is nearly always someone else: the doctor the
+#: appointment is with). A known name counts whatever precedes it.
+_HONORIFIC_WORDS = ("mr", "mrs", "ms", "miss", "mister", "missus")
+_HONORIFIC = re.compile(r"(?:\b(with|to|from|see|ask|by)\s+)?" + words_regex(_HONORIFIC_WORDS, whole=False)
+                        + r"\.?\s+([a-z][a-z'-]+)")
 #: Words one of which an introduction holds ("my name is", "it's", "I'm", "I am").
 _INTRO_WORDS = frozenset(["is", "its", "im", "am", "names"])
 _INTRO = re.compile(r"(?i:my name is|my name's|name's|this is|it's|i'm|i am)\s+"
@@ -189,9 +192,11 @@ class CustomerNameEvaluator:
             text, seg, toks = ctx.normed[i], ctx.segments[i], ctx.tokens[i]
             spans = []
             if not toks.isdisjoint(_HONORIFIC_WORDS):
+                # not a third party: "with Mr Shah", "to Mrs Lee", "Mr Ali's"
                 spans += [(m.start(), m.end(), "honorific") for m in _HONORIFIC.finditer(text)
-                          if m.group(1) not in _NOT_NAMES and m.group(1).replace("'", "") not in STOP
-                          and m.group(1) not in _NOT_AFTER_MISS]
+                          if not m.group(1) and not m.group(2).endswith("'s")
+                          and m.group(2) not in _NOT_NAMES and m.group(2).replace("'", "") not in STOP
+                          and m.group(2) not in _NOT_AFTER_MISS]
             for tok in toks & by_token.keys():
                 name = by_token[tok]
                 if seg.start >= known[name]:
