@@ -990,6 +990,14 @@ def test_rank_puts_disputes_first_and_counts_extra_reasons():
     assert ranked[1][2] == review.PRIORITY["poor audio"] + 1
 
 
+def test_reasons_of_equal_priority_come_in_the_same_order_in_every_process():
+    """A set of strings iterates in a per-process order (hash randomisation): the queue's reasons
+    once read "uncertain meaning, fuzzy match" on one run and the other way round on the next."""
+    assert review.PRIORITY["fuzzy match"] == review.PRIORITY["uncertain meaning"]
+    for given in (["uncertain meaning", "fuzzy match"], ["fuzzy match", "uncertain meaning"]):
+        assert review.rank({1: dict.fromkeys(given)})[0][1] == ("fuzzy match", "uncertain meaning")
+
+
 def test_weekly_sample_one_per_agent_week_and_reproducible():
     calls = [(i, agent, datetime(2026, 11, 2 + (i % 14), tzinfo=UTC)) for i in range(1, 200)
              for agent in ("a",)] + [(1000 + i, "b", datetime(2026, 11, 2 + i % 7, tzinfo=UTC)) for i in range(30)]

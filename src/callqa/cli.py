@@ -85,11 +85,22 @@ def build_parser() -> argparse.ArgumentParser:
                     help="human: a table; json: a list of {agent, calls, score, sections}; csv: one row per agent")
     ag.set_defaults(func=cmd_agents)
 
-    ex = sub.add_parser("export", help="export stored calls and their flags")
+    from callqa.cli_report import parse_day
+
+    ex = sub.add_parser("export", help="export stored calls with their flags, section scores and reviews",
+                        description="Columns and keys are listed in the README (Export); export_version says "
+                                    "which list a file follows.")
     add_db_option(ex)
     ex.add_argument("--format", choices=("csv", "json"), default="csv",
                     help="csv: one row per flag (calls without flags get one row); json: one object per call per line")
     ex.add_argument("-o", "--output", type=Path, help="write to this file (default: standard output)")
+    ex.add_argument("--agent", action="append", default=[], metavar="NAME",
+                    help="only this agent's calls (repeat for several)")
+    ex.add_argument("--from", dest="date_from", type=parse_day, metavar="DATE", help="first call date (YYYY-MM-DD)")
+    ex.add_argument("--to", dest="date_to", type=parse_day, metavar="DATE", help="last call date, inclusive (YYYY-MM-DD)")
+    ex.add_argument("--rubric-id", metavar="ID", help="only calls scored with this rubric id (as stored)")
+    ex.add_argument("--min-score", type=float, metavar="N", help="only calls scoring at least N (after reviews)")
+    ex.add_argument("--max-score", type=float, metavar="N", help="only calls scoring at most N (after reviews)")
     ex.set_defaults(func=cmd_export)
 
     cf = sub.add_parser("config", help="show the settings in force and where each one comes from",
@@ -262,7 +273,7 @@ def cmd_agents(args: argparse.Namespace) -> int:
         writer = csv.writer(sys.stdout)
         writer.writerow(["agent", "calls", "score", *sections])
         for a in agents:
-            writer.writerow([a.agent, a.calls, _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections)])
+            writer.writerow([csv_cell(a.agent), a.calls, _fmt(a.score), *(_fmt(a.sections.get(s)) for s in sections)])
     else:
         _print_agents(agents, Console())
         _print_unassigned(services.unassigned_calls(args.workspace), Console())
@@ -270,29 +281,46 @@ def cmd_agents(args: argparse.Namespace) -> int:
 
 
 def cmd_export(args: argparse.Namespace) -> int:
-    import csv
     import contextlib
+    import csv
 
     from callqa import services
     from callqa.services import EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS
 
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        err.print(f"[red]error:[/] --from {args.date_from} is after --to {args.date_to}", highlight=False)
+        return EXIT_ERROR
+    where = services.ExportFilter(tuple(args.agent), args.date_from, args.date_to, args.rubric_id,
+                                  args.min_score, args.max_score)
     with contextlib.ExitStack() as stack:
         out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
         writer = csv.writer(out) if args.format == "csv" else None
+        sections = services.export_sections(args.workspace, where) if writer else []
         if writer:
-            writer.writerow([*EXPORT_CALL_FIELDS, *EXPORT_FLAG_FIELDS])
+            writer.writerow(["export_version", *EXPORT_CALL_FIELDS, *(f"section:{s}" for s in sections),
+                             "reviews", "comments", *EXPORT_FLAG_FIELDS])
         count = 0
-        for row in services.export_calls(args.workspace):
+        for row in services.export_calls(args.workspace, where):
             count += 1
             if writer is None:
                 out.write(json.dumps(row, ensure_ascii=False) + "\n")
                 continue
-            call = [row[k] for k in EXPORT_CALL_FIELDS]
+            notes = " | ".join(r["text"] for r in row["reviews"] if r["kind"] in ("comment", "dispute") and r["text"])
+            call = [row["export_version"], *(row[k] for k in EXPORT_CALL_FIELDS),
+                    *(_fmt(row["sections"].get(s, {}).get("reviewed")) for s in sections), len(row["reviews"]), notes]
             for flag in row["flags"] or [{}]:
-                writer.writerow([*call, *(flag.get(k, "") for k in EXPORT_FLAG_FIELDS)])
+                writer.writerow([csv_cell(v) for v in (*call, *(flag.get(k, "") for k in EXPORT_FLAG_FIELDS))])
     if args.output:
         err.print(f"exported {count} calls to {args.output}")
     return EXIT_OK
+
+
+def csv_cell(value: object) -> object:
+    """A cell a spreadsheet will not run: text starting with = + - @ (or a tab / CR) gets a leading
+    apostrophe (CSV formula injection: an agent name "=HYPERLINK(…)" is data, not a formula)."""
+    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
+        return "'" + value
+    return value
 
 
 def cmd_config(args: argparse.Namespace) -> int:

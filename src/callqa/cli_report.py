@@ -22,7 +22,7 @@ err = Console(stderr=True)
 SUFFIXES = {"html": ".html", "md": ".md", "json": ".json"}
 
 
-def _day(text: str) -> date:
+def parse_day(text: str) -> date:
     try:
         return date.fromisoformat(text)
     except ValueError:
@@ -36,8 +36,8 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
                     "things to work on with quotes and what to say instead, strengths, listening measures.")
     p.add_argument("agent", nargs="?", metavar="AGENT", help="the agent's name, as `callqa agents` lists it")
     p.add_argument("--all", action="store_true", help="every agent, plus a team overview index.html, into -o DIR")
-    p.add_argument("--from", dest="date_from", type=_day, metavar="DATE", help="first call date (YYYY-MM-DD)")
-    p.add_argument("--to", dest="date_to", type=_day, metavar="DATE", help="last call date, inclusive (YYYY-MM-DD)")
+    p.add_argument("--from", dest="date_from", type=parse_day, metavar="DATE", help="first call date (YYYY-MM-DD)")
+    p.add_argument("--to", dest="date_to", type=parse_day, metavar="DATE", help="last call date, inclusive (YYYY-MM-DD)")
     p.add_argument("--format", choices=tuple(SUFFIXES), default="html",
                    help="html: one self-contained page (default); md: for a ticket or chat; json: for other tools")
     p.add_argument("-o", "--output", type=Path, metavar="PATH",

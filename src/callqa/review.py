@@ -47,6 +47,7 @@ from sqlalchemy.orm import Session
 from callqa import storage
 from callqa.storage import review_queries as rq
 from callqa.records import UNASSIGNED, CallSummary, NewFlag, Review, StoredCall
+from callqa.rubric.flags import fill_placeholders
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
 
@@ -222,9 +223,10 @@ def open_disputes(call: StoredCall) -> list[Review]:
     return [r for rs in open_.values() for r in rs]
 
 
-def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = "") -> NewFlag:
+def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = "", agent: str | None = None) -> NewFlag:
     """The flag a reviewer adds for ``criterion_id`` on a transcript line: the criterion's own
-    category, severity, message and suggestion; the line's speaker, time and words."""
+    category, severity, message and suggestion (said as ``agent`` would); the line's speaker,
+    time and words."""
     crit = next((c for c in rubric.criteria if c.id == criterion_id), None)
     if crit is None:
         raise storage.ReviewError(f"the rubric has no criterion {criterion_id!r}")
@@ -233,14 +235,16 @@ def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = ""
                    severity=crit.severity if polarity == "negative" else "info", speaker=segment.speaker,
                    start=segment.start, end=segment.end, text=segment.text,
                    message=crit.message if polarity == "negative" else (crit.praise or crit.name),
-                   suggestion=crit.suggestion or None,
+                   suggestion=fill_placeholders(crit.suggestion, agent=agent) if crit.suggestion else None,
                    explanation=f"added by a reviewer{': ' + note.strip() if note.strip() else ''}",
                    details={"how": "reviewer", "note": note.strip()} if note.strip() else {"how": "reviewer"})
 
 
 def add_missed_flag(session: Session, call_id: int, rubric: Any, criterion_id: str, segment: Segment, *,
                     reviewer: str, note: str = "") -> Review:
-    flag = missed_flag(rubric, criterion_id, segment, note)
+    stored = storage.call_summary(session, call_id)
+    agent = stored.agent if stored is not None and stored.agent != UNASSIGNED else None
+    flag = missed_flag(rubric, criterion_id, segment, note, agent)
     return storage.add_review(session, call_id, "add_flag", reviewer=reviewer, flag=flag,
                               text=note.strip() or None)
 
@@ -290,11 +294,12 @@ class QueueItem:
 
 
 def rank(reasons: Mapping[int, Iterable[str]]) -> list[tuple[int, tuple[str, ...], float]]:
-    """(call id, reasons by priority, priority), highest priority first, ties by call id
-    descending (newer calls have higher ids)."""
+    """(call id, reasons by priority, then by name: the same order in every process, whatever
+    the set's; priority), highest priority first, ties by call id descending (newer calls have
+    higher ids)."""
     out = []
     for call_id, rs in reasons.items():
-        ordered = tuple(sorted(set(rs), key=lambda r: -PRIORITY.get(r, 0)))
+        ordered = tuple(sorted(set(rs), key=lambda r: (-PRIORITY.get(r, 0), r)))
         if not ordered:
             continue
         out.append((call_id, ordered, PRIORITY.get(ordered[0], 0) + len(ordered) - 1))

@@ -45,6 +45,19 @@ class CallScore:
     section_weights: dict[str, float] | None = None
     critical_cap: float = 0.0
 
+    def personalised(self, **values: str | None) -> CallScore:
+        """The same result with ``{agent}``, ``{company}`` and ``{customer}`` in the rubric's
+        suggestions filled in from ``values`` (``rubric.flags.fill_placeholders``)."""
+        from dataclasses import replace
+
+        from callqa.rubric.flags import fill_placeholders
+
+        def fill(f: Flag) -> Flag:
+            return replace(f, suggestion=fill_placeholders(f.suggestion, **values)) if "{" in f.suggestion else f
+
+        return replace(self, flags=tuple(map(fill, self.flags)),
+                       criteria=tuple(replace(c, flags=tuple(map(fill, c.flags))) for c in self.criteria))
+
     def to_dict(self) -> dict[str, Any]:
         return {"version": SCORE_JSON_VERSION, "rubric": self.rubric_id,
                 "rubric_version": self.rubric_version, "score": self.score,

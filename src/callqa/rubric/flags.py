@@ -64,3 +64,21 @@ class CriterionResult:
         return {"criterion": self.criterion, "category": self.category, "section": self.section,
                 "status": self.status, "weight": self.weight, "critical": self.critical,
                 "value": self.value, "detail": self.detail}
+
+
+#: Placeholders a rubric's ``suggestion`` may hold, and what stands in when the call does not say.
+PLACEHOLDERS = {"agent": "[your name]", "company": "[company]", "customer": "[the customer's name]"}
+
+
+def fill_placeholders(text: str, **values: str | None) -> str:
+    """``text`` with ``{agent}``, ``{company}``, ``{customer}`` replaced by ``values`` (or by the
+    stand-ins of ``PLACEHOLDERS``); any other brace is left as written. A lowercase login name
+    ("alice") is said capitalised."""
+    agent = values.get("agent")
+    if agent and agent.isalpha() and agent.islower():
+        values = {**values, "agent": agent.capitalize()}
+    for key, stand_in in PLACEHOLDERS.items():
+        token = "{" + key + "}"
+        if token in text:
+            text = text.replace(token, values.get(key) or stand_in)
+    return text

@@ -85,6 +85,7 @@ def rubric_version(rubric: Rubric) -> str:
 
 #: The columns of ``callqa export --format csv``: the call's, then the flag's.
 EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS = storage.EXPORT_CALL_FIELDS, storage.EXPORT_FLAG_FIELDS
+EXPORT_VERSION, ExportFilter = storage.EXPORT_VERSION, storage.ExportFilter
 
 
 def database_label(ws: Workspace) -> str:
@@ -190,7 +191,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                     _fail(session, emit, str(path), digest, str(exc))
                     continue
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric, version)
+                      rubric, version, ws.company)
                 continue
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
@@ -213,7 +214,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 _fail(session, emit, str(path), digest, error)
             else:
                 _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
-                      version)
+                      version, ws.company)
     return summary
 
 
@@ -236,14 +237,15 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                 if call.rubric_version == version and not rescore:
                     outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
                 else:
-                    outcome = _rescore_one(session, call, rubric, version)
+                    outcome = _rescore_one(session, call, rubric, version, ws.company)
                 summary.outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
     return summary
 
 
-def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, version: str) -> CallOutcome:
+def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, version: str,
+                 company: str | None) -> CallOutcome:
     transcript = storage.stored_transcript(session, call.id)
     try:
         result = _score(transcript, rubric)
@@ -254,21 +256,30 @@ def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, ve
         message = _not_service(call.file)
         storage.record_error(session, call.file, call.content_hash, message)
         return CallOutcome(call.file, "not_service", call.agent, call.id, result, call.duration, message)
+    result = _personalised(result, call.agent, company, transcript)
     call_id = storage.save_scored_call(session, transcript, result, agent=call.agent, call_date=call.call_date,
                                        content_hash=call.content_hash, rubric_id=rubric.id, rubric_version=version)
     return CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
 
 
 def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
-          rubric: Rubric, version: str) -> None:
+          rubric: Rubric, version: str, company: str | None) -> None:
     if not result.service_call:  # reported with the reason, not stored as a scored call
         message = _not_service(transcript.file)
         storage.record_error(session, transcript.file, digest, message)
         emit(CallOutcome(transcript.file, "not_service", info.agent, None, result, transcript.duration, message))
         return
+    result = _personalised(result, info.agent, company, transcript)
     call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
                                        content_hash=digest, rubric_id=rubric.id, rubric_version=version)
     emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
+
+
+def _personalised(result: CallScore, agent: str, company: str | None, transcript: Transcript) -> CallScore:
+    """The suggestions said as this agent would say them: "My name is {agent}" on bob's call reads
+    "My name is Bob" (an unassigned call keeps the stand-in)."""
+    customer = str(transcript.extra.get("customer_name") or "") or None
+    return result.personalised(agent=None if agent == UNASSIGNED else agent, company=company, customer=customer)
 
 
 def _not_service(file: str) -> str:
@@ -294,7 +305,15 @@ def unassigned_calls(ws: Workspace = Workspace()) -> int:
         return storage.count_calls(session, agent=UNASSIGNED)
 
 
-def export_calls(ws: Workspace = Workspace()) -> Iterator[dict[str, Any]]:
-    """Every stored call with its flags (see ``storage.export_rows``), streamed."""
+def export_calls(ws: Workspace = Workspace(), where: storage.ExportFilter = storage.ExportFilter()
+                 ) -> Iterator[dict[str, Any]]:
+    """The stored calls ``where`` selects, with flags, section scores and reviews
+    (``storage.export_rows``), streamed."""
     with session_for(ws.db) as session:
-        yield from storage.export_rows(session)
+        yield from storage.export_rows(session, where)
+
+
+def export_sections(ws: Workspace = Workspace(), where: storage.ExportFilter = storage.ExportFilter()) -> list[str]:
+    """The section names of the calls ``where`` selects, in rubric order."""
+    with session_for(ws.db) as session:
+        return storage.export_sections(session, where)

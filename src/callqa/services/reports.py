@@ -43,6 +43,7 @@ from sqlalchemy.orm import Session
 from callqa.errors import CallQAError
 from callqa.records import UNASSIGNED, StoredFlag
 from callqa.redact import redact_text
+from callqa.rubric.flags import fill_placeholders
 from callqa.rubric.schema import Criterion, MetricCheck, Rubric
 from callqa.storage import report_queries as q
 
@@ -441,7 +442,10 @@ def _build(session: Session, team: _Team, agent: str, redact: bool, now: datetim
     calls = [c for c in team.calls if c.agent_id == aid]
     by_id = {c.id: c for c in calls}
     span = {"date_from": team.date_from, "date_to": team.date_to}
-    criteria = {c.id: c for c in rubric.criteria}
+    # the suggestions as this agent would say them ("My name is {agent}"; the company and the
+    # customer differ from call to call: their stand-ins stay)
+    criteria = {c.id: c.model_copy(update={"suggestion": fill_placeholders(c.suggestion, agent=agent)})
+                if "{" in c.suggestion else c for c in rubric.criteria}
     clean = redact_text if redact else (lambda s: s)
     quoter = _Quoter(session, by_id, clean)
 

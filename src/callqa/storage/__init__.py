@@ -20,6 +20,9 @@ from callqa.records import (
 from callqa.storage.repository import (
     EXPORT_CALL_FIELDS,
     EXPORT_FLAG_FIELDS,
+    EXPORT_REVIEW_FIELDS,
+    EXPORT_VERSION,
+    ExportFilter,
     ReviewError,
     add_review,
     agent_summaries,
@@ -27,6 +30,7 @@ from callqa.storage.repository import (
     call_summary,
     count_calls,
     export_rows,
+    export_sections,
     get_call,
     is_scored,
     list_calls,
@@ -37,8 +41,8 @@ from callqa.storage.repository import (
 )
 
 __all__ = [
-    "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS",
-    "export_rows",
+    "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS", "EXPORT_REVIEW_FIELDS", "EXPORT_VERSION", "ExportFilter",
+    "export_rows", "export_sections",
     "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
     "connect", "count_calls", "database_url", "get_call", "is_scored", "list_calls", "list_errors",

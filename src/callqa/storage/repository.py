@@ -629,34 +629,92 @@ __all__: Sequence[str] = (
 
 # --------------------------------------------------------------------------- export
 
+#: Version of ``callqa export``'s columns and JSON keys (README, "Export"); 2 added section scores,
+#: reviews and comments.
+EXPORT_VERSION = 2
 EXPORT_CALL_FIELDS = ("call_id", "agent", "file", "call_date", "duration", "score", "machine_score",
                       "critical_failed", "review_status", "rubric_id", "rubric_version", "engine", "model")
 EXPORT_FLAG_FIELDS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
                       "message", "suggestion", "explanation", "origin", "flag_review")
+EXPORT_REVIEW_FIELDS = ("kind", "criterion", "section", "new_score", "text", "reviewer", "created_at")
 
 
-def export_rows(session: Session, batch: int = 2000) -> Iterator[dict[str, Any]]:
-    """Every stored call with its flags, one dict per call, streamed in id order (flat memory)."""
+@dataclasses.dataclass(frozen=True)
+class ExportFilter:
+    """Which stored calls ``export_rows`` yields; every field optional (None: no limit)."""
+
+    agents: tuple[str, ...] = ()
+    date_from: date | None = None
+    date_to: date | None = None  # inclusive
+    rubric_id: str | None = None
+    min_score: float | None = None
+    max_score: float | None = None
+
+    def conditions(self) -> list[ColumnElement]:
+        conds = _date_filters(self.date_from, self.date_to)
+        if self.agents:
+            conds.append(Agent.name.in_(self.agents))
+        if self.rubric_id is not None:
+            conds.append(Call.rubric_id == self.rubric_id)
+        if self.min_score is not None:
+            conds.append(Call.score >= self.min_score)
+        if self.max_score is not None:
+            conds.append(Call.score <= self.max_score)
+        return conds
+
+
+def export_sections(session: Session, where: ExportFilter = ExportFilter()) -> list[str]:
+    """The section names of the calls ``where`` selects, in their rubric order (the CSV's columns)."""
+    rows = session.execute(
+        select(SectionScore.section, func.min(SectionScore.position))
+        .join(Call, Call.id == SectionScore.call_id).join(Agent, Agent.id == Call.agent_id)
+        .where(*where.conditions()).group_by(SectionScore.section)).all()
+    return [name for name, _ in sorted(rows, key=lambda r: (r[1], r[0]))]
+
+
+def export_rows(session: Session, where: ExportFilter = ExportFilter(), batch: int = 2000) -> Iterator[dict[str, Any]]:
+    """The stored calls ``where`` selects, one dict per call with its flags, section scores
+    (machine and after reviews) and reviews, streamed in id order (flat memory)."""
     last = 0
+    conds = where.conditions()
     while True:
         calls = session.execute(
             select(Call.id, Agent.name, Call.file, Call.call_date, Call.duration, Call.score, Call.machine_score,
                    Call.critical_failed, Call.review_status, Call.rubric_id, Call.rubric_version, Call.engine,
                    Call.model)
-            .join(Agent, Agent.id == Call.agent_id).where(Call.id > last).order_by(Call.id).limit(batch)).all()
+            .join(Agent, Agent.id == Call.agent_id).where(Call.id > last, *conds).order_by(Call.id)
+            .limit(batch)).all()
         if not calls:
             return
         ids = [c[0] for c in calls]
         flags: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        criteria: dict[int, str] = {}
         for f in session.execute(
-                select(FlagRow.call_id, FlagRow.criterion, FlagRow.category, FlagRow.polarity, FlagRow.severity,
-                       FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text, FlagRow.message,
-                       FlagRow.suggestion, FlagRow.explanation, FlagRow.origin, FlagRow.review_status)
+                select(FlagRow.call_id, FlagRow.id, FlagRow.criterion, FlagRow.category, FlagRow.polarity,
+                       FlagRow.severity, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text,
+                       FlagRow.message, FlagRow.suggestion, FlagRow.explanation, FlagRow.origin,
+                       FlagRow.review_status)
                 .where(FlagRow.call_id.in_(ids)).order_by(FlagRow.call_id, FlagRow.start_s, FlagRow.id)):
-            flags[f[0]].append(dict(zip(EXPORT_FLAG_FIELDS, f[1:])))
+            criteria[f[1]] = f[2]
+            flags[f[0]].append(dict(zip(EXPORT_FLAG_FIELDS, f[2:])))
+        sections: dict[int, dict[str, dict[str, float | None]]] = {i: {} for i in ids}
+        for cid, name, score, after in session.execute(
+                select(SectionScore.call_id, SectionScore.section, SectionScore.score, SectionScore.override)
+                .where(SectionScore.call_id.in_(ids)).order_by(SectionScore.call_id, SectionScore.position)):
+            sections[cid][name] = {"machine": score, "reviewed": score if after is None else after}
+        reviews: dict[int, list[dict[str, Any]]] = {i: [] for i in ids}
+        for r in session.execute(
+                select(ReviewRow.call_id, ReviewRow.kind, ReviewRow.flag_id, ReviewRow.section, ReviewRow.new_score,
+                       ReviewRow.text, ReviewRow.reviewer, ReviewRow.created_at)
+                .where(ReviewRow.call_id.in_(ids)).order_by(ReviewRow.call_id, ReviewRow.created_at, ReviewRow.id)):
+            reviews[r[0]].append(dict(zip(EXPORT_REVIEW_FIELDS, (
+                r[1], criteria.get(r[2]) if r[2] is not None else None, r[3], r[4], r[5], r[6],
+                r[7].isoformat(timespec="seconds")))))
         for c in calls:
             row = dict(zip(EXPORT_CALL_FIELDS, c))
             row["call_date"] = row["call_date"].date().isoformat()
+            row["sections"] = sections[c[0]]
+            row["reviews"] = reviews[c[0]]
             row["flags"] = flags[c[0]]
-            yield row
+            yield {"export_version": EXPORT_VERSION, **row}
         last = ids[-1]
