@@ -4,6 +4,8 @@
 from __future__ import annotations
 
 import argparse
+import shutil
+import subprocess
 
 import pytest
 
@@ -49,3 +51,27 @@ def test_every_option_has_help():
     missing = [(p.prog, a.option_strings) for p in _parsers(build_parser()) for a in p._actions
                if a.option_strings and not a.help and not isinstance(a, argparse._HelpAction)]
     assert missing == []
+
+
+@pytest.mark.skipif(shutil.which("bash") is None, reason="bash is not installed")
+def test_bash_completion_completes_commands_options_and_choices(tmp_path, capsys):
+    assert main(["completion", "bash"]) == 0
+    script = tmp_path / "callqa.bash"
+    script.write_text(capsys.readouterr().out)
+
+    def complete(*words: str) -> list[str]:
+        probe = (f"source {script}; COMP_WORDS=(callqa {' '.join(repr(w) for w in words)}); "
+                 f"COMP_CWORD={len(words)}; _shtab_callqa; printf '%s\\n' \"${{COMPREPLY[@]}}\"")
+        run = subprocess.run(["bash", "-c", probe], capture_output=True, text=True, check=True)
+        return run.stdout.split()
+
+    assert complete("sc") == ["score"]
+    assert complete("export", "--for") == ["--format"]
+    assert complete("export", "--format", "") == ["csv", "json"]
+    assert "--min-score" in complete("export", "--m")
+
+
+def test_zsh_completion_is_a_compdef(capsys):
+    assert main(["completion", "zsh"]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith("#compdef callqa") and "rubric" in out

@@ -52,13 +52,18 @@ def _parsers(parser: argparse.ArgumentParser) -> Iterator[argparse.ArgumentParse
                 yield from _parsers(sub)
 
 
+#: What `callqa completion` offers for a file argument (shtab.FILE, without importing shtab here).
+COMPLETE_FILES = {"bash": "_shtab_compgen_files", "zsh": "_files", "tcsh": "f"}
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = Parser(prog="callqa", description=__doc__)
     parser.add_argument("--version", action="version", version=f"callqa {__version__}")
     sub = parser.add_subparsers(dest="command", required=True)
 
     tr = sub.add_parser("transcribe", help="transcribe recordings into speaker-labelled transcripts")
-    tr.add_argument("files", nargs="+", metavar="FILE", help="recordings, transcripts, or folders of them")
+    tr.add_argument("files", nargs="+", metavar="FILE",
+                    help="recordings, transcripts, or folders of them").complete = COMPLETE_FILES  # type: ignore[attr-defined]
     add_transcription_options(tr)
     tr.add_argument("--format", choices=("text", "json"), default="text",
                     help="text: readable; json: one JSON object per file per line")
@@ -66,7 +71,8 @@ def build_parser() -> argparse.ArgumentParser:
     tr.set_defaults(func=cmd_transcribe)
 
     sc = sub.add_parser("score", help="score recordings or transcripts (files or folders) into the database")
-    sc.add_argument("paths", nargs="*", metavar="PATH", help="recordings, transcripts, or folders of them")
+    sc.add_argument("paths", nargs="*", metavar="PATH",
+                    help="recordings, transcripts, or folders of them").complete = COMPLETE_FILES  # type: ignore[attr-defined]
     sc.add_argument("--agent", help="the agent of every call (default: from calls.csv / calls.json, or --name-pattern; "
                                     "a call stored before keeps its agent)")
     add_workspace_options(sc)
@@ -112,6 +118,14 @@ def build_parser() -> argparse.ArgumentParser:
     cf.add_argument("--format", choices=("human", "json"), default="human",
                     help="json: {setting: {value, from}}")
     cf.set_defaults(func=cmd_config)
+
+    co = sub.add_parser("completion", help="print a tab-completion script for bash, zsh or tcsh",
+                        description="Tab completion of commands, options and their choices. "
+                                    "bash: add  eval \"$(callqa completion bash)\"  to ~/.bashrc; "
+                                    "zsh: callqa completion zsh > ~/.zfunc/_callqa (a folder on your fpath); "
+                                    "tcsh: eval `callqa completion tcsh`.")
+    co.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
+    co.set_defaults(func=cmd_completion)
 
     from callqa.cli_report import add_report_parser
     from callqa.cli_rubric import add_rubric_parser
@@ -321,6 +335,15 @@ def csv_cell(value: object) -> object:
     if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
         return "'" + value
     return value
+
+
+def cmd_completion(args: argparse.Namespace) -> int:
+    try:
+        import shtab
+    except ImportError:
+        raise CallQAError("shell completion needs the package shtab: pip install shtab") from None
+    print(shtab.complete(build_parser(), shell=args.shell))
+    return EXIT_OK
 
 
 def cmd_config(args: argparse.Namespace) -> int:
