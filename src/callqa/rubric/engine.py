@@ -19,6 +19,7 @@ from callqa.transcript import Segment, Transcript
 from .checks import REGISTRY, Evaluator
 from .flags import CriterionResult
 from .matchers import PhraseIndex, get_nlp, make_detector, normalize, tokens
+from .metrics import silent_gaps
 from .schema import AppliesIf, Criterion, Rubric, Window
 
 
@@ -112,12 +113,7 @@ class CallContext:
 
     @cached_property
     def _gaps(self) -> list[tuple[float, float]]:
-        out, covered = [], None
-        for s in sorted(self.segments, key=lambda s: s.start):
-            if covered is not None and s.start > covered:
-                out.append((covered, s.start))
-            covered = s.end if covered is None else max(covered, s.end)
-        return out
+        return silent_gaps((s.speaker, s.start, s.end) for s in self.segments)
 
     def gaps(self) -> list[tuple[float, float]]:
         """Stretches with nobody speaking, between the first and the last speech."""

@@ -6,7 +6,10 @@ end, speaker, description) become flags when it fails. ``None`` means "cannot be
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
+from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Callable
 
 from .matchers import normalize
@@ -18,24 +21,62 @@ Event = tuple[float, float, str, str]  # start, end, speaker, description
 MetricFunc = Callable[["CallContext", float], tuple[float | None, list[Event]]]
 
 
-def _union_length(spans: list[tuple[float, float]]) -> float:
-    total, cur_s, cur_e = 0.0, None, None
+Span = tuple[str, float, float]  # speaker, start, end: a turn, as metrics need it
+
+
+def union_length(spans: Iterable[tuple[float, float]]) -> float:
+    """Seconds covered by the (start, end) spans, overlaps counted once."""
+    total, cur_s, cur_e = 0.0, 0.0, None
     for s, e in sorted(spans):
         if cur_e is None or s > cur_e:
             if cur_e is not None:
-                total += cur_e - cur_s  # type: ignore[operator]
+                total += cur_e - cur_s
             cur_s, cur_e = s, e
         else:
             cur_e = max(cur_e, e)
-    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)  # type: ignore[operator]
+    return total + ((cur_e - cur_s) if cur_e is not None else 0.0)
+
+
+def talk_share(turns: Sequence[Span]) -> float | None:
+    """The agent's share of the talking time; None unless both spoke."""
+    agent = union_length((s, e) for sp, s, e in turns if sp == "agent")
+    customer = union_length((s, e) for sp, s, e in turns if sp == "customer")
+    return agent / (agent + customer) if agent > 0 and customer > 0 else None
+
+
+def silent_gaps(turns: Iterable[Span]) -> list[tuple[float, float]]:
+    """Stretches with nobody speaking, between the first and the last speech."""
+    out: list[tuple[float, float]] = []
+    covered = None
+    for _, s, e in sorted(turns, key=lambda t: t[1]):
+        if covered is not None and s > covered:
+            out.append((covered, s))
+        covered = e if covered is None else max(covered, e)
+    return out
+
+
+def talked_over(turns: Sequence[Span], min_s: float) -> list[tuple[float, float]]:
+    """(start, end of the overlap) of each agent turn that starts while the customer is speaking
+    and overlaps them for ≥ ``min_s``. Linear after a sort: each agent turn looks up how far the
+    customer turns begun before it reach (a prefix maximum), not every customer turn."""
+    customer = sorted((s, e) for sp, s, e in turns if sp == "customer")
+    starts = [s for s, _ in customer]
+    reach = list(itertools.accumulate((e for _, e in customer), max))
+    out = []
+    for sp, s, e in turns:
+        k = bisect.bisect_left(starts, s) if sp == "agent" else 0
+        if k and reach[k - 1] > s and min(e, reach[k - 1]) - s >= min_s:
+            out.append((s, min(e, reach[k - 1])))
+    return out
+
+
+def _turns(ctx: CallContext) -> list[Span]:
+    return [(s.speaker, s.start, s.end) for s in ctx.segments]
 
 
 def talk_ratio(ctx: CallContext, _min_s: float) -> tuple[float | None, list[Event]]:
-    agent = _union_length([(s.start, s.end) for s in ctx.segments if s.speaker == "agent"])
-    customer = _union_length([(s.start, s.end) for s in ctx.segments if s.speaker == "customer"])
-    if agent <= 0 or customer <= 0:
-        return None, []
-    return round(agent / (agent + customer), 3), []
+    share = talk_share(_turns(ctx))
+    return (None if share is None else round(share, 3)), []
 
 
 MONOLOGUE_PAUSE_S = 3.0
@@ -63,16 +104,8 @@ def longest_monologue(ctx: CallContext, min_s: float) -> tuple[float | None, lis
 
 def interruptions(ctx: CallContext, min_s: float) -> tuple[float | None, list[Event]]:
     """The agent starts while the customer is speaking and they overlap for ≥ ``min_s``."""
-    events: list[Event] = []
-    customer = [s for s in ctx.segments if s.speaker == "customer"]
-    for a in ctx.segments:
-        if a.speaker != "agent":
-            continue
-        for c in customer:
-            if c.start < a.start < c.end and min(a.end, c.end) - a.start >= min_s:
-                events.append((a.start, min(a.end, c.end), "agent",
-                               f"agent talks over the customer for {min(a.end, c.end) - a.start:.1f} s"))
-                break
+    events: list[Event] = [(s, e, "agent", f"agent talks over the customer for {e - s:.1f} s")
+                           for s, e in talked_over(_turns(ctx), min_s)]
     return float(len(events)), events
 
 

@@ -44,6 +44,7 @@ from callqa.errors import CallQAError
 from callqa.records import UNASSIGNED, StoredFlag
 from callqa.redact import redact_text
 from callqa.rubric.flags import fill_placeholders
+from callqa.rubric.metrics import silent_gaps, talk_share, talked_over
 from callqa.rubric.schema import Criterion, MetricCheck, Rubric
 from callqa.storage import report_queries as q
 
@@ -340,37 +341,12 @@ class _CallMetrics:
     longest_gap: float
 
 
-def _union(spans: list[tuple[float, float]]) -> float:
-    total, cur_s, cur_e = 0.0, 0.0, None
-    for s, e in sorted(spans):
-        if cur_e is None or s > cur_e:
-            if cur_e is not None:
-                total += cur_e - cur_s
-            cur_s, cur_e = s, e
-        else:
-            cur_e = max(cur_e, e)
-    return total + (cur_e - cur_s if cur_e is not None else 0.0)
-
-
 def call_metrics(spans: list[tuple[str, float, float]], overlap_s: float, hold_s: float) -> _CallMetrics:
     """Talk share, interruptions, holds and the longest silence of one call's (speaker, start,
-    end) turns; the same definitions as the rubric's metric checks."""
-    agent = [(s, e) for sp, s, e in spans if sp == "agent"]
-    customer = [(s, e) for sp, s, e in spans if sp == "customer"]
-    a, c = _union(agent), _union(customer)
-    share = a / (a + c) if a > 0 and c > 0 else None
-    interruptions = 0
-    for s, e in agent:
-        if any(cs < s < ce and min(e, ce) - s >= overlap_s for cs, ce in customer):
-            interruptions += 1
-    holds, longest, covered = 0, 0.0, None
-    for _, s, e in sorted(spans, key=lambda t: t[1]):
-        if covered is not None and s > covered:
-            gap = s - covered
-            longest = max(longest, gap)
-            holds += gap >= hold_s
-        covered = e if covered is None else max(covered, e)
-    return _CallMetrics(share, interruptions, holds, longest)
+    end) turns: the rubric's own metric definitions (``rubric.metrics``)."""
+    gaps = [e - s for s, e in silent_gaps(spans)]
+    return _CallMetrics(talk_share(spans), len(talked_over(spans, overlap_s)), sum(g >= hold_s for g in gaps),
+                        max(gaps, default=0.0))
 
 
 def _week(d: datetime) -> date:
