@@ -75,3 +75,21 @@ def test_zsh_completion_is_a_compdef(capsys):
     assert main(["completion", "zsh"]) == 0
     out = capsys.readouterr().out
     assert out.startswith("#compdef callqa") and "rubric" in out
+
+
+def test_markup_and_control_characters_in_names_are_shown_as_written(tmp_path, monkeypatch, capsys):
+    """Issue 16: `callqa score t.txt --agent '[/bad]'` ended the batch with rich's MarkupError and
+    `callqa agents` failed on that database from then on; "[reverse]FAKE[.txt" printed as
+    "FAKE[.txt"; an escape sequence in a name reached the terminal."""
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    monkeypatch.setenv("COLUMNS", "200")
+    weird = tmp_path / "[reverse]FAKE[.txt"
+    weird.write_text(CALL, encoding="utf-8")
+    db = str(tmp_path / "m.db")
+    assert main(["score", str(weird), "--db", db, "--agent", "[/bad]\x1b[2J"]) == 0
+    out = capsys.readouterr().out
+    assert "[reverse]FAKE[.txt" in out and "[/bad]?[2J" in out and "\x1b" not in out
+    assert main(["agents", "--db", db]) == 0
+    assert "[/bad]?[2J" in capsys.readouterr().out
+    assert main(["report", "[/nobody]", "--db", db]) == 2
+    assert "'[/nobody]'" in capsys.readouterr().err

@@ -192,7 +192,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
 
     paths = find_inputs(args.files)
     if not paths:
-        err.print("[red]error:[/] no recordings or transcripts found in " + ", ".join(args.files))
+        err.print("[red]error:[/] no recordings or transcripts found in " + ", ".join(map(shown, args.files)))
         return EXIT_ERROR
     workers = args.workspace.workers or min(len(paths), os.cpu_count() or 1)
     if args.output:
@@ -204,7 +204,7 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
             progress.advance(task)
             if outcome.error:
                 failures += 1
-                progress.console.print(f"[red]error:[/] {outcome.error}", highlight=False, soft_wrap=True)
+                progress.console.print(f"[red]error:[/] {shown(outcome.error)}", highlight=False, soft_wrap=True)
                 continue
             emit(outcome.transcript, args.format, args.output)
     if failures:
@@ -236,17 +236,17 @@ def cmd_score(args: argparse.Namespace) -> int:
             elif args.quiet:  # the summary lists the failures
                 return
             elif outcome.status == "failed":  # a log line: standard error
-                progress.console.print(f"[red]failed:[/] {outcome.error}", highlight=False, soft_wrap=True)
+                progress.console.print(f"[red]failed:[/] {shown(outcome.error)}", highlight=False, soft_wrap=True)
             elif outcome.status == "not_service":
-                results.print(f"[yellow]not scored:[/] {outcome.error}", highlight=False, soft_wrap=True)
+                results.print(f"[yellow]not scored:[/] {shown(outcome.error)}", highlight=False, soft_wrap=True)
             elif outcome.status == "skipped":
                 if args.verbose:
-                    results.print(f"skipped  {outcome.agent or '':12} {outcome.file}  (already stored with this "
+                    results.print(f"skipped  {shown(outcome.agent or ''):12} {shown(outcome.file)}  (already stored with this "
                                   "rubric)", highlight=False, soft_wrap=True)
             else:  # a result: standard output
                 s = outcome.score
                 negatives = sum(1 for f in s.flags if f.polarity == "negative")
-                results.print(f"{s.score:5.1f}  {outcome.agent:12} {outcome.file}  "
+                results.print(f"{s.score:5.1f}  {shown(outcome.agent):12} {shown(outcome.file)}  "
                               f"({negatives} issues{', CRITICAL' if s.critical_failed else ''})",
                               highlight=False, soft_wrap=True)
 
@@ -264,7 +264,7 @@ def cmd_score(args: argparse.Namespace) -> int:
               + (f"not a service call {not_service}, " if not_service else "")
               + f"failed {len(summary.failed)}  → {services.database_label(ws)}", highlight=False, soft_wrap=True)
     for failure in summary.failed:
-        out.print(f"  [red]failed:[/] {failure.error}", highlight=False, soft_wrap=True)
+        out.print(f"  [red]failed:[/] {shown(failure.error)}", highlight=False, soft_wrap=True)
     touched = {o.agent for o in summary.outcomes if o.agent}
     if args.format == "human" and touched:
         _print_agents([a for a in services.agent_summaries(ws) if a.agent in touched], out)
@@ -361,15 +361,28 @@ def cmd_config(args: argparse.Namespace) -> int:
 
     table = Table("setting", "value", "from", title="callqa settings")
     for key, value in values.items():
-        shown = ("(packaged default)" if key == "rubric" else "") if value is None \
+        value_text = ("(packaged default)" if key == "rubric" else "") if value is None \
             else str(value).lower() if isinstance(value, bool) else str(value)
-        table.add_row(key, shown, ws.sources[key])
+        table.add_row(key, shown(value_text), ws.sources[key])
     out = Console()
     out.print(table)
     for path, found in config_searched():
-        out.print(f"{'read' if found else 'none'}: {path}", style=None if found else "dim", highlight=False,
+        out.print(f"{'read' if found else 'none'}: {shown(path)}", style=None if found else "dim", highlight=False,
                   soft_wrap=True)
     return EXIT_OK
+
+
+#: Terminal control characters (C0 but tab and newline, DEL, C1): shown as "?".
+_CONTROL = {c: "?" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A)}
+
+
+def shown(value: object) -> str:
+    """User text (a file or agent name, an error quoting one) for console markup: shown as
+    written, never read as markup ("[/bad]" would end the batch with a MarkupError) nor as a
+    terminal control sequence."""
+    from rich.markup import escape
+
+    return escape(str(value).translate(_CONTROL))
 
 
 def _fmt(value: float | None) -> str:
@@ -399,7 +412,7 @@ def _print_agents(agents, console: Console) -> None:
         else:
             scored = sorted((v, name) for name, v in a.sections.items() if v is not None)
             cells = [", ".join(f"{name} {v:.0f}" for v, name in scored[:3])]
-        table.add_row(a.agent, str(a.calls), _fmt(a.score), *cells)
+        table.add_row(shown(a.agent), str(a.calls), _fmt(a.score), *cells)
     console.print(table)
     if not wide:
         console.print("every section: callqa agents --format csv (or json)", style="dim")
@@ -432,7 +445,7 @@ def main(argv: list[str] | None = None) -> int:
         args.workspace = resolve(args)  # the one settings object of this process
         return args.func(args)
     except CallQAError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return EXIT_ERROR
     except KeyboardInterrupt:
         err.print("interrupted")

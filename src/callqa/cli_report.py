@@ -54,6 +54,8 @@ def add_report_parser(subparsers) -> argparse.ArgumentParser:
 
 
 def cmd_report(args: argparse.Namespace) -> int:
+    from callqa.cli import shown
+
     from callqa import reports
     from callqa.errors import CallQAError
 
@@ -76,15 +78,15 @@ def cmd_report(args: argparse.Namespace) -> int:
         report = reports.build_report(ws.db, args.agent, date_from=args.date_from, date_to=args.date_to,
                                       rubric=rubric, redact=args.redact)
     except CallQAError as exc:
-        err.print(f"[red]error:[/] {exc}", highlight=False)
+        err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return EXIT_ERROR
     if report.calls == 0:
-        err.print(f"[yellow]note:[/] {args.agent} has no scored calls in this period", highlight=False)
+        err.print(f"[yellow]note:[/] {shown(args.agent)} has no scored calls in this period", highlight=False)
     text = _render(report, args.format)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
         args.output.write_text(text, encoding="utf-8")
-        err.print(f"wrote {args.agent}'s report ({report.calls} calls) to {args.output}", highlight=False)
+        err.print(f"wrote {shown(args.agent)}'s report ({report.calls} calls) to {shown(args.output)}", highlight=False)
     else:
         sys.stdout.write(text)
     return EXIT_OK
@@ -101,6 +103,8 @@ def _render(report, fmt: str, **html_options) -> str:
 
 
 def _write_all(args: argparse.Namespace, rubric) -> int:
+    from callqa.cli import shown
+
     from callqa import reports
 
     overview = reports.build_team_overview(args.workspace.db, date_from=args.date_from, date_to=args.date_to,
@@ -118,5 +122,5 @@ def _write_all(args: argparse.Namespace, rubric) -> int:
         (out / "index.json").write_text(json.dumps(reports.overview_json(overview), indent=1, ensure_ascii=False)
                                         + "\n", encoding="utf-8")
     err.print(f"wrote {len(names)} agent report{'s' if len(names) != 1 else ''} and the team overview to "
-              f"{index}", highlight=False)
+              f"{shown(index)}", highlight=False)
     return EXIT_OK
