@@ -93,3 +93,14 @@ def test_markup_and_control_characters_in_names_are_shown_as_written(tmp_path, m
     assert "[/bad]?[2J" in capsys.readouterr().out
     assert main(["report", "[/nobody]", "--db", db]) == 2
     assert "'[/nobody]'" in capsys.readouterr().err
+
+
+@pytest.mark.parametrize("argv, message", [
+    (["score", "{call}", "--name-pattern", "{agent}_{agent}"], "names {agent} 2 times; name it once"),
+    (["export", "-o", "/missing/dir/x.csv"], "/missing/dir/x.csv: cannot write the export: No such file or directory"),
+])
+def test_bad_arguments_are_errors_not_tracebacks(argv, message, call, capsys):
+    """Issue 16, item 17: these two raised re.error and FileNotFoundError with a traceback."""
+    argv = [str(call / "bob_1.txt") if a == "{call}" else a for a in argv]
+    assert main([*argv, "--db", str(call / "c.db")]) == 2
+    assert message in capsys.readouterr().err

@@ -307,7 +307,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     where = services.ExportFilter(tuple(args.agent), args.date_from, args.date_to, args.rubric_id,
                                   args.min_score, args.max_score)
     with contextlib.ExitStack() as stack:
-        out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
+        try:
+            out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
+        except OSError as exc:
+            raise CallQAError(f"{args.output}: cannot write the export: {exc.strerror or exc}") from None
         writer = csv.writer(out) if args.format == "csv" else None
         sections = services.export_sections(args.workspace, where) if writer else []
         if writer:

@@ -54,6 +54,10 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
     parts = re.split(r"(\{\w+\}|\{\*\})", pattern)
     if "{agent}" not in parts:
         raise CallQAError(f"file-name pattern {pattern!r} has no {{agent}} field")
+    for field in ("{agent}", "{date}"):
+        if parts.count(field) > 1:
+            raise CallQAError(f"file-name pattern {pattern!r} names {field} {parts.count(field)} times; "
+                              "name it once (other parts can be {*} or {id})")
     regex = ""
     for part in parts:
         if part == "{agent}":
