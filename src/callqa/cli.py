@@ -299,10 +299,10 @@ def cmd_export(args: argparse.Namespace) -> int:
     import csv
 
     from callqa import services
+    from callqa.cli_report import reversed_range
     from callqa.services import EXPORT_CALL_FIELDS, EXPORT_FLAG_FIELDS
 
-    if args.date_from and args.date_to and args.date_from > args.date_to:
-        err.print(f"[red]error:[/] --from {args.date_from} is after --to {args.date_to}", highlight=False)
+    if reversed_range(args):
         return EXIT_ERROR
     where = services.ExportFilter(tuple(args.agent), args.date_from, args.date_to, args.rubric_id,
                                   args.min_score, args.max_score)
@@ -328,7 +328,7 @@ def cmd_export(args: argparse.Namespace) -> int:
             for flag in row["flags"] or [{}]:
                 writer.writerow([csv_cell(v) for v in (*call, *(flag.get(k, "") for k in EXPORT_FLAG_FIELDS))])
     if args.output:
-        err.print(f"exported {count} calls to {args.output}")
+        err.print(f"exported {count} calls to {shown(args.output)}", highlight=False)
     return EXIT_OK
 
 

@@ -29,6 +29,14 @@ def parse_day(text: str) -> date:
         raise argparse.ArgumentTypeError(f"not a date: {text!r} (use YYYY-MM-DD)") from None
 
 
+def reversed_range(args: argparse.Namespace) -> bool:
+    """True (and said on standard error) when ``--from`` is after ``--to``."""
+    if args.date_from and args.date_to and args.date_from > args.date_to:
+        err.print(f"[red]error:[/] --from {args.date_from} is after --to {args.date_to}", highlight=False)
+        return True
+    return False
+
+
 def add_report_parser(subparsers) -> argparse.ArgumentParser:
     p = subparsers.add_parser(
         "report", help="coaching report for an agent (or --all) as HTML, Markdown or JSON",
@@ -65,8 +73,7 @@ def cmd_report(args: argparse.Namespace) -> int:
     if args.all and args.output is None:
         err.print("[red]error:[/] --all writes one file per agent: give the folder with -o DIR", highlight=False)
         return EXIT_ERROR
-    if args.date_from and args.date_to and args.date_from > args.date_to:
-        err.print(f"[red]error:[/] --from {args.date_from} is after --to {args.date_to}", highlight=False)
+    if reversed_range(args):
         return EXIT_ERROR
     from callqa.services import load_rubric
 
