@@ -1,6 +1,11 @@
 """Precision and recall per category of the default rubric on labelled agent utterances.
 
     python benchmarks/precision_recall.py [--csv tests/data/utterances.csv] [--rubric FILE] [--errors]
+    python benchmarks/precision_recall.py --heldout [--rubric FILE]
+
+``--heldout``: the blind held-out sets (``tests/data/labelled/blind_utterances_*heldout.csv``, never
+tuned on), per set and pooled per category, against their writer's labels (``labels``) and the
+labels most of their three independent labellers gave (``agreed``; see that folder's README).
 
 Each utterance is scored as a one-turn call by the agent (0–4 s). The predicted labels are
 the (category, polarity) pairs of the flags carrying matched words — evidence in the
@@ -87,12 +92,44 @@ def figures(c: Counter[str]) -> tuple[float, float]:
     return p, r
 
 
+HELDOUT = sorted((ROOT / "tests" / "data" / "labelled").glob("blind_utterances*_heldout.csv"))
+
+
+def heldout(rubric: Rubric) -> None:
+    """Per held-out set and pooled: precision / recall per category, for each label column."""
+    from callqa.rubric import calibrate as cal
+
+    columns = ("labels", "agreed")
+    pooled = {col: {} for col in columns}
+    for path in HELDOUT:
+        tables = {col: cal.read_labelled(path, col) for col in columns}
+        rows = tables["labels"]
+        evidence = cal.collect(rows, rubric)
+        for col, table in tables.items():
+            cats = {lab for r in table for lab in r.labels}
+            counts, _ = cal.confusion(table, evidence, cal.Scorer(rubric, cats), cal.semantic_thresholds(rubric))
+            total = sum(counts.values(), Counter())
+            print(f"{path.name:<40} {col:<7} all {figures(total)[0]:.2f} / {figures(total)[1]:.2f}  "
+                  + "  ".join(f"{lab} {figures(c)[0]:.2f}/{figures(c)[1]:.2f}" for lab, c in sorted(counts.items())))
+            for lab, c in counts.items():
+                pooled[col][lab] = pooled[col].get(lab, Counter()) + c
+    print(f"\npooled over {len(HELDOUT)} sets")
+    print(f"{'category':<18} " + " ".join(f"{col + ' P / R':>15}" for col in columns))
+    for lab in sorted(pooled["labels"]):
+        print(f"{lab:<18} " + " ".join(f"{figures(pooled[col][lab])[0]:>8.2f} / {figures(pooled[col][lab])[1]:.2f}"
+                                      for col in columns))
+
+
 def main() -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     ap.add_argument("--csv", type=Path, default=CSV)
     ap.add_argument("--rubric", type=Path)
     ap.add_argument("--errors", action="store_true", help="list the utterances labelled wrongly")
+    ap.add_argument("--heldout", action="store_true", help="the blind held-out sets, writer's and agreed labels")
     args = ap.parse_args()
+    if args.heldout:
+        heldout(load_rubric(args.rubric))
+        return 0
     counts, wrong = measure(load_rubric(args.rubric), args.csv)
     total: Counter[str] = Counter()
     print(f"{len(read_rows(args.csv))} utterances\n{'category':<18} {'prec':>6} {'recall':>6} {'tp':>4} {'fp':>4} {'fn':>4}")

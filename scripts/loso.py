@@ -52,7 +52,7 @@ def encoder_without(texts: set[str], out: Path) -> Path:
     return path
 
 
-def judge_left_out(rubric, table, out: Path) -> dict:
+def judge_left_out(rubric, table, out: Path, only: list[str] | None = None) -> dict:
     """Each agent utterance's evidence (``calibrate.collect``), judged by an encoder and heads
     trained without its author's rows."""
     from callqa.encoders.minilm import MiniLMEncoder
@@ -61,6 +61,8 @@ def judge_left_out(rubric, table, out: Path) -> dict:
 
     evidence = {}
     for author, texts in authors().items():
+        if only and author not in only:
+            continue
         left_out = set(texts)
         print(f"author {author}: {len(texts)} utterances", flush=True)
         tuned = encoder_without(left_out, out)
@@ -84,6 +86,9 @@ def main() -> int:
     ap.add_argument("--keep", nargs="*", default=[], metavar="ID",
                     help="criteria whose thresholds are kept, not chosen (a confirmation whose figures "
                          "depend on a fallback criterion's: judged at the floor, the fallback's flags are hidden)")
+    ap.add_argument("--authors", nargs="*", metavar="SOURCE",
+                    help="judge only these authors' rows (each costs an encoder's tuning); the thresholds are "
+                         "then chosen on their rows alone")
     ap.add_argument("--evidence", type=Path, help="choose from evidence kept by --save instead of judging again")
     ap.add_argument("--save", type=Path, help="keep the left-out evidence here (pickle), to study it")
     ap.add_argument("--customer", action="store_true",
@@ -96,7 +101,7 @@ def main() -> int:
     from callqa.rubric.loader import load_rubric
 
     rubric = load_rubric(None)
-    table = cal.read_labelled(AGENT_FILE)
+    table = cal.read_labelled(AGENT_FILE, train_encoder.label_column(AGENT_FILE))
     labels = {x for r in table for x in r.labels}
     scorer = cal.Scorer(rubric, labels)
     if args.evidence:  # judged before: choose again (the rubric's examples unchanged)
@@ -104,7 +109,7 @@ def main() -> int:
 
         evidence = {r.text: e for r, e in zip(*pickle.loads(args.evidence.read_bytes()))}
     else:
-        evidence = judge_left_out(rubric, table, args.out)
+        evidence = judge_left_out(rubric, table, args.out, args.authors)
     rows = [r for r in table if r.text in evidence]
     ev = [evidence[r.text] for r in rows]
     if args.save:

@@ -54,12 +54,20 @@ def rows() -> list[Row]:
 
     out = []
     for path in sorted(LABELLED.glob("*.csv")):
-        table = read_labelled(path)
+        table = read_labelled(path, label_column(path))
         present = {x for r in table for x in r.labels}
         for r in table:
             side = CUSTOMER if r.speaker == "customer" else AGENT
             out.append((r.text, set(r.labels), {x for x in side if x in present}))
     return out
+
+
+def label_column(path: Path) -> str:
+    """``agreed`` where a file has it (what most of its independent labellers said), else ``labels``."""
+    import csv
+
+    with path.open(encoding="utf-8", newline="") as fh:
+        return "agreed" if "agreed" in (csv.DictReader(fh).fieldnames or ()) else "labels"
 
 
 def data_hash(data: list[Row]) -> str:

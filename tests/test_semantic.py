@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -215,6 +216,48 @@ def test_calibrate_chooses_on_the_tune_file_and_reports_the_held_out_one(tmp_pat
     assert chosen["f1"] <= 0.42 < 0.47 < chosen["precision"]
     assert main(["rubric", "calibrate", str(held), "--choose", "--rubric", str(tmp_path / "r.yaml")]) != 0
     assert "no tune rows" in " ".join(capsys.readouterr().err.split())  # (wrapped to the terminal)
+
+
+def test_calibrate_reads_the_label_column_it_is_told_and_names_a_missing_one(tmp_path, capsys) -> None:
+    from callqa.cli import main
+
+    held = tmp_path / "held.csv"
+    # the writer said ownership; most labellers said it is none
+    held.write_text("text,labels,agreed\nWe will look into it for you,own.take,own.take\nLet me sort the papers,own.take,\n",
+                    encoding="utf-8")
+    (tmp_path / "r.yaml").write_text(RUBRIC, encoding="utf-8")
+    recall = {}
+    for column in ("labels", "agreed"):
+        assert main(["rubric", "calibrate", str(held), "--labels", column, "--format", "json",
+                     "--rubric", str(tmp_path / "r.yaml")]) == 0
+        got = json.loads(capsys.readouterr().out)["labels"]["own.take"]
+        recall[column] = got["tp"] + got["fn"]
+    assert recall == {"labels": 2, "agreed": 1}
+    assert main(["rubric", "calibrate", str(held), "--labels", "third", "--rubric", str(tmp_path / "r.yaml")]) != 0
+    err = " ".join(capsys.readouterr().err.split())
+    assert "held.csv" in err and "'third'" in err
+
+
+LABELLED_SETS = sorted((Path(__file__).parent / "data" / "labelled").glob("blind_utterances*_heldout.csv")) + [
+    Path(__file__).resolve().parents[1] / "src" / "callqa" / "rubric" / "labelled" / "utterances_tune.csv"]
+
+
+@pytest.mark.parametrize("path", LABELLED_SETS, ids=lambda p: p.name)
+def test_agreed_labels_are_what_most_labellers_said(path) -> None:
+    """A second labeller labelled every row blind; a third only the rows where the writer and
+    the second disagreed on a category the set measures. ``agreed`` is the majority."""
+    import csv
+
+    rows = list(csv.DictReader(path.open(encoding="utf-8", newline="")))
+    def labels(r, col):
+        return {x for x in r[col].split(";") if x}
+    measured = set().union(*(labels(r, "labels") for r in rows))
+    assert len(rows) >= 150 and {"ownership", "resolution", "empathy"} <= measured
+    for r in rows:
+        votes = [labels(r, col) & measured for col in ("labels", "second")]
+        if votes[0] != votes[1]:
+            votes.append(labels(r, "third"))
+        assert labels(r, "agreed") == {c for c in measured if 2 * sum(c in v for v in votes) > len(votes)}, r["text"]
 
 
 def test_the_shipped_tuned_encoder_was_trained_on_the_tune_files_as_they_are() -> None:

@@ -55,6 +55,9 @@ def add_rubric_parser(subparsers: Any) -> argparse.ArgumentParser:
                     help="with --choose: the best F1 (default), or F0.5, which weighs precision twice as much as recall")
     ca.add_argument("--split", choices=("all", "tune", "heldout"), default="all",
                     help="rows to report (default all; with --choose: heldout, when the file has one)")
+    ca.add_argument("--labels", default="labels", metavar="COLUMN",
+                    help="the column holding the labels (default labels; the packaged sets also have agreed: "
+                         "what most of their independent labellers said)")
     ca.add_argument("--errors", action="store_true", help="list the utterances labelled differently")
     ca.add_argument("--format", choices=("human", "json"), default="human", help="json: one object per labelled file")
     ca.set_defaults(func=cmd_calibrate)
@@ -217,7 +220,7 @@ def cmd_calibrate(args: argparse.Namespace) -> int:
     from callqa.rubric import calibrate as cal
 
     rubric = _load(args.workspace.rubric)
-    rows = [row for path in args.labelled for row in cal.read_labelled(path)]
+    rows = [row for path in args.labelled for row in cal.read_labelled(path, args.labels)]
     name = ", ".join(map(str, args.labelled))
     if not rows:
         raise CallQAError(f"{name}: no labelled rows")

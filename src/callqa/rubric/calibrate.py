@@ -5,7 +5,9 @@ A labelled utterance file is CSV with a header:
 - ``text``: one utterance (scored as a one-turn call by ``speaker``, default the agent);
 - ``labels``: what it shows, ``;``-separated: criterion ids (``empathy.apology``) or categories
   (``apology``); empty when it shows none. ``X:positive`` / ``X:negative`` name a flag polarity
-  and take the id's prefix as the category (the form of the older sets);
+  and take the id's prefix as the category (the form of the older sets). Another column of the
+  same form can be read instead (``column``): the packaged sets carry ``agreed``, the labels
+  most of their independent labellers gave;
 - optional ``split`` (``tune`` or ``heldout``), ``speaker``, ``note``, ``source``.
   (The older form with ``category`` and ``polarity`` columns is read too.)
 
@@ -58,7 +60,8 @@ class Row:
     note: str = ""
 
 
-def read_labelled(path: Path) -> list[Row]:
+def read_labelled(path: Path, column: str = "labels") -> list[Row]:
+    """The rows of a labelled file, their labels read from ``column``."""
     try:
         fh = path.open(newline="", encoding="utf-8")
     except OSError as exc:
@@ -67,12 +70,12 @@ def read_labelled(path: Path) -> list[Row]:
     with fh:
         reader = csv.DictReader(fh)
         cols = set(reader.fieldnames or ())
-        if "text" not in cols or not ({"labels"} <= cols or {"category", "polarity"} <= cols):
-            raise CallQAError(f"{path}: a labelled file is CSV with columns 'text' and 'labels' "
+        if "text" not in cols or not ({column} <= cols or (column == "labels" and {"category", "polarity"} <= cols)):
+            raise CallQAError(f"{path}: a labelled file is CSV with columns 'text' and {column!r} "
                               f"(optional 'split', 'speaker', 'note'); found: {', '.join(sorted(cols)) or 'none'}")
         for n, rec in enumerate(reader, start=2):
-            if "labels" in cols:
-                labels = [x.strip() for x in (rec.get("labels") or "").split(";") if x.strip()]
+            if column in cols:
+                labels = [x.strip() for x in (rec.get(column) or "").split(";") if x.strip()]
             else:
                 cats = [c for c in (rec.get("category") or "").split(";") if c]
                 pols = [p for p in (rec.get("polarity") or "").split(";") if p]

@@ -132,10 +132,12 @@ class Training(_Model):
     it, every other row does not. ``threshold`` is then the probability a sentence needs. The
     file is read when the rubric is loaded (relative to the rubric file, else to the packaged
     default rubric, so a copy of it keeps working) and its rows become part of the rubric, so
-    editing the file changes the rubric's version."""
+    editing the file changes the rubric's version. ``column`` names the file's column of labels
+    (``agreed`` in the packaged files: what most of their independent labellers said)."""
 
     file: str
     label: str | list[str]  # several: a row with any of them meets it
+    column: str = "labels"
     rows: SkipJsonSchema[tuple[tuple[str, bool], ...]] = ()
 
     @property
@@ -156,7 +158,7 @@ class Training(_Model):
             packaged = SCHEMA_PATH.parent / path  # a copy of the default rubric keeps its training sets
             path = here if here.exists() or not packaged.exists() else packaged
         try:
-            rows = read_labelled(path)
+            rows = read_labelled(path, data.get("column", "labels"))
         except Exception as exc:  # CallQAError names the file and what is wrong
             raise ValueError(str(exc)) from None
         label = data.get("label")
