@@ -464,3 +464,22 @@ def test_a_period_without_calls_gives_an_empty_report_not_an_error(coach_db, coa
     assert (r.calls, r.score, r.focus, r.strengths, r.trend) == (0, None, (), (), ())
     assert "No scored calls for dana in this period" in render_html(r)
     assert "Calls scored:** 0" in render_markdown(r)
+
+
+def test_an_agent_named_in_mathtext_does_not_break_everyones_report(tmp_path, monkeypatch):
+    """Issue 16, item 7: an agent named ``$\\foo{$`` made ``report --all`` fail for every agent
+    (matplotlib ParseFatalException); the name is drawn as written."""
+    from callqa.cli import main
+
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    db = str(tmp_path / "m.db")
+    for name, agent in (("m.txt", "$\\foo{$"), ("n.txt", "nina")):
+        (tmp_path / name).write_text(
+            "Agent: Thank you for calling, how can I help?\nCustomer: My bill is wrong.\n"
+            f"Agent: I'm sorry, {agent}, let me fix that.\n", encoding="utf-8")  # two calls, not one
+        assert main(["score", str(tmp_path / name), "--db", db, "--agent", agent]) == 0
+    out = tmp_path / "out"
+    assert main(["report", "--all", "-o", str(out), "--db", db]) == 0
+    written = sorted(p.name for p in out.iterdir())
+    assert written == ["agent-foo.html", "agent-nina.html", "index.html"]
+    assert "$\\foo{$" in (out / "agent-foo.html").read_text()

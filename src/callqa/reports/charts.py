@@ -18,8 +18,9 @@ from callqa.services.reports import SectionLine, TrendPoint
 AGENT_COLOR = "#1f5fa8"
 TEAM_COLOR = "#8a8f98"
 GRID_COLOR = "#e3e6ea"
-_RC = {"svg.fonttype": "none", "svg.hashsalt": "callqa-report", "font.family": "sans-serif",
-       "font.size": 9, "axes.edgecolor": "#b9bec6", "axes.labelcolor": "#333",
+# text.parse_math off: agent and section names are drawn as written ("$\\foo{$" is no mathtext to fail on)
+_RC = {"svg.fonttype": "none", "text.parse_math": False, "svg.hashsalt": "callqa-report",
+       "font.family": "sans-serif", "font.size": 9, "axes.edgecolor": "#b9bec6", "axes.labelcolor": "#333",
        "xtick.color": "#555", "ytick.color": "#555"}
 
 
