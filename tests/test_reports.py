@@ -483,3 +483,33 @@ def test_an_agent_named_in_mathtext_does_not_break_everyones_report(tmp_path, mo
     written = sorted(p.name for p in out.iterdir())
     assert written == ["agent-foo.html", "agent-nina.html", "index.html"]
     assert "$\\foo{$" in (out / "agent-foo.html").read_text()
+
+
+def test_terminal_control_characters_never_reach_html_markdown_or_csv(tmp_path, monkeypatch, capsys):
+    """Issue 16, item 9: an escape sequence in a file or agent name ("\\x1b[2J" clears a terminal
+    that shows the file) reached HTML and Markdown reports and CSV exports as it was."""
+    from callqa.cli import main
+
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    db = str(tmp_path / "c.db")
+    call = tmp_path / "x\x1b[2Jcall\x9b1m.txt"
+    call.write_text("Agent: Hello, how can I help?\nCustomer: My bill is wrong.\nAgent: I don't know.\n",
+                    encoding="utf-8")
+    assert main(["score", str(call), "--db", db, "--agent", "eve\x1b]0;owned\x07"]) == 0
+    written = {}
+    for fmt in ("html", "md"):
+        written[fmt] = tmp_path / f"eve.{fmt}"
+        assert main(["report", "eve\x1b]0;owned\x07", "--db", db, "--format", fmt, "-o", str(written[fmt])]) == 0
+    written["all"] = tmp_path / "all"
+    assert main(["report", "--all", "-o", str(written["all"]), "--db", db]) == 0
+    written["csv"] = tmp_path / "calls.csv"
+    assert main(["export", "--db", db, "-o", str(written["csv"])]) == 0
+    capsys.readouterr()
+    assert main(["agents", "--db", db, "--format", "csv"]) == 0
+    texts = {"agents.csv": capsys.readouterr().out}
+    texts |= {p.name: p.read_text(encoding="utf-8") for path in written.values()
+              for p in ([path] if path.is_file() else path.iterdir())}
+    for name, text in texts.items():
+        assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text.replace("\r\n", "\n")), name  # CSV rows end CRLF
+    assert "eve?]0;owned?" in texts["eve.html"] and "x?[2Jcall?1m.txt" in texts["eve.md"]
+    assert "x?[2Jcall?1m.txt" in texts["calls.csv"] and "eve?]0;owned?" in texts["agents.csv"]

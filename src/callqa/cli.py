@@ -17,6 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from callqa import __version__
 from callqa.errors import CallQAError
+from callqa.output import printable
 from callqa.transcript import Transcript
 
 EXIT_OK, EXIT_SHORT, EXIT_ERROR = 0, 1, 2
@@ -334,10 +335,11 @@ def cmd_export(args: argparse.Namespace) -> int:
 
 def csv_cell(value: object) -> object:
     """A cell a spreadsheet will not run: text starting with = + - @ (or a tab / CR) gets a leading
-    apostrophe (CSV formula injection: an agent name "=HYPERLINK(…)" is data, not a formula)."""
-    if isinstance(value, str) and value[:1] in ("=", "+", "-", "@", "\t", "\r"):
-        return "'" + value
-    return value
+    apostrophe (CSV formula injection: an agent name "=HYPERLINK(…)" is data, not a formula);
+    terminal control characters become "?" (``printable``)."""
+    if not isinstance(value, str):
+        return value
+    return "'" + printable(value) if value[:1] in ("=", "+", "-", "@", "\t", "\r") else printable(value)
 
 
 def cmd_completion(args: argparse.Namespace) -> int:
@@ -375,17 +377,13 @@ def cmd_config(args: argparse.Namespace) -> int:
     return EXIT_OK
 
 
-#: Terminal control characters (C0 but tab and newline, DEL, C1): shown as "?".
-_CONTROL = {c: "?" for c in (*range(0x20), 0x7F, *range(0x80, 0xA0)) if c not in (0x09, 0x0A)}
-
-
 def shown(value: object) -> str:
     """User text (a file or agent name, an error quoting one) for console markup: shown as
     written, never read as markup ("[/bad]" would end the batch with a MarkupError) nor as a
     terminal control sequence."""
     from rich.markup import escape
 
-    return escape(str(value).translate(_CONTROL))
+    return escape(printable(str(value)))
 
 
 def _fmt(value: float | None) -> str:

@@ -15,7 +15,9 @@ from functools import lru_cache
 from typing import Any
 
 from jinja2 import Environment, PackageLoader, StrictUndefined, select_autoescape
+from markupsafe import Markup
 
+from callqa.output import printable
 from callqa.reports import charts
 from callqa.services.reports import REPORT_JSON_VERSION, AgentReport, TeamOverview, as_jsonable
 
@@ -67,9 +69,16 @@ def _metric(value: float | None, unit: str) -> str:
     return f"{value:.1f}"
 
 
+def _printable(value: Any) -> Any:
+    """Every value a template writes, without terminal control characters (the charts' SVG too)."""
+    if isinstance(value, Markup):
+        return Markup(printable(str(value)))
+    return printable(value) if isinstance(value, str) else value
+
+
 @lru_cache(maxsize=1)
 def environment() -> Environment:
-    env = Environment(loader=PackageLoader("callqa.reports", "templates"),
+    env = Environment(loader=PackageLoader("callqa.reports", "templates"), finalize=_printable,
                       autoescape=select_autoescape(enabled_extensions=("html", "html.j2"),
                                                    default_for_string=True, default=False),
                       undefined=StrictUndefined, trim_blocks=True, lstrip_blocks=True, keep_trailing_newline=True)
