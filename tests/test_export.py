@@ -134,3 +134,16 @@ def test_suggestions_are_said_as_this_agent_and_company_would(tmp_path, monkeypa
     assert "thank you for calling Acme Water, my name is Bob" in said["greeting.opening"]
     assert stand_in["greeting.agent_name"] == 'Introduce yourself: "My name is [your name]."'
     assert not any("{" in s for s in said.values())
+
+
+def test_export_replaces_a_planted_symlink_instead_of_writing_through_it(db, tmp_path, capsys):
+    """Issue 16, item 11: `export -o` wrote through a link at its destination; now the link itself
+    is replaced, atomically."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me", encoding="utf-8")
+    (tmp_path / "calls.csv").symlink_to(target)
+    assert main(["export", "--db", db.db, "-o", str(tmp_path / "calls.csv")]) == 0
+    assert target.read_text(encoding="utf-8") == "keep me"
+    assert not (tmp_path / "calls.csv").is_symlink()
+    assert (tmp_path / "calls.csv").read_text(encoding="utf-8").startswith("export_version,")
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["calls.csv", "precious.txt"]

@@ -513,3 +513,21 @@ def test_terminal_control_characters_never_reach_html_markdown_or_csv(tmp_path, 
         assert not re.search(r"[\x00-\x08\x0b-\x1f\x7f-\x9f]", text.replace("\r\n", "\n")), name  # CSV rows end CRLF
     assert "eve?]0;owned?" in texts["eve.html"] and "x?[2Jcall?1m.txt" in texts["eve.md"]
     assert "x?[2Jcall?1m.txt" in texts["calls.csv"] and "eve?]0;owned?" in texts["agents.csv"]
+
+
+def test_reports_replace_a_planted_symlink_instead_of_writing_through_it(sample_db, tmp_path):
+    """Issue 16, item 11: a link planted at out/agent-alice.html made `report --all -o out`
+    overwrite the link's target; the report now replaces the link itself."""
+    target = tmp_path / "precious.txt"
+    target.write_text("keep me", encoding="utf-8")
+    out = tmp_path / "out"
+    out.mkdir()
+    (out / "agent-alice.html").symlink_to(target)
+    (tmp_path / "bob.md").symlink_to(target)
+    assert _cli(["report", "--all", "-o", str(out), "--db", sample_db]) == 0
+    assert _cli(["report", "bob", "--format", "md", "-o", str(tmp_path / "bob.md"), "--db", sample_db]) == 0
+    assert target.read_text(encoding="utf-8") == "keep me"
+    for path in (out / "agent-alice.html", tmp_path / "bob.md"):
+        assert not path.is_symlink() and "Coaching report · " in path.read_text(encoding="utf-8")
+    assert sorted(p.name for p in out.iterdir()) == ["agent-alice.html", "agent-bob.html", "agent-carmen.html",
+                                                       "index.html"]  # no temporary file left behind

@@ -17,7 +17,7 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from callqa import __version__
 from callqa.errors import CallQAError
-from callqa.output import printable
+from callqa.output import atomic_write, printable
 from callqa.transcript import Transcript
 
 EXIT_OK, EXIT_SHORT, EXIT_ERROR = 0, 1, 2
@@ -309,7 +309,7 @@ def cmd_export(args: argparse.Namespace) -> int:
                                   args.min_score, args.max_score)
     with contextlib.ExitStack() as stack:
         try:
-            out = stack.enter_context(open(args.output, "w", newline="", encoding="utf-8")) if args.output else sys.stdout
+            out = stack.enter_context(atomic_write(args.output, newline="")) if args.output else sys.stdout
         except OSError as exc:
             raise CallQAError(f"{args.output}: cannot write the export: {exc.strerror or exc}") from None
         writer = csv.writer(out) if args.format == "csv" else None
@@ -422,7 +422,8 @@ def _print_agents(agents, console: Console) -> None:
 def emit(transcript: Transcript, fmt: str, output: Path | None) -> None:
     if output:
         target = output / (Path(transcript.file).stem + ".json")
-        target.write_text(json.dumps(transcript.to_dict(), indent=1), encoding="utf-8")
+        with atomic_write(target) as fh:
+            fh.write(json.dumps(transcript.to_dict(), indent=1))
     if fmt == "json":
         print(json.dumps(transcript.to_dict(), ensure_ascii=False), flush=True)
         return

@@ -17,6 +17,8 @@ from pathlib import Path
 
 from rich.console import Console
 
+from callqa.output import atomic_write
+
 EXIT_OK, EXIT_ERROR = 0, 2
 err = Console(stderr=True)
 SUFFIXES = {"html": ".html", "md": ".md", "json": ".json"}
@@ -92,7 +94,8 @@ def cmd_report(args: argparse.Namespace) -> int:
     text = _render(report, args.format)
     if args.output:
         args.output.parent.mkdir(parents=True, exist_ok=True)
-        args.output.write_text(text, encoding="utf-8")
+        with atomic_write(args.output) as fh:
+            fh.write(text)
         err.print(f"wrote {shown(args.agent)}'s report ({report.calls} calls) to {shown(args.output)}", highlight=False)
     else:
         sys.stdout.write(text)
@@ -120,14 +123,15 @@ def _write_all(args: argparse.Namespace, rubric) -> int:
     out.mkdir(parents=True, exist_ok=True)
     names = [r.agent for r in overview.reports]
     suffix = SUFFIXES[args.format]
-    for report in overview.reports:
-        path = out / reports.report_filename(report.agent, names, suffix)
-        path.write_text(_render(report, args.format, back_link="index.html"), encoding="utf-8")
-    index = out / "index.html"
-    index.write_text(reports.render_overview_html(overview, suffix=suffix), encoding="utf-8")
+    files = {reports.report_filename(r.agent, names, suffix): _render(r, args.format, back_link="index.html")
+             for r in overview.reports}
+    files["index.html"] = reports.render_overview_html(overview, suffix=suffix)
     if args.format == "json":
-        (out / "index.json").write_text(json.dumps(reports.overview_json(overview), indent=1, ensure_ascii=False)
-                                        + "\n", encoding="utf-8")
+        files["index.json"] = json.dumps(reports.overview_json(overview), indent=1, ensure_ascii=False) + "\n"
+    for name, text in files.items():
+        with atomic_write(out / name) as fh:
+            fh.write(text)
+    index = out / "index.html"
     err.print(f"wrote {len(names)} agent report{'s' if len(names) != 1 else ''} and the team overview to "
               f"{shown(index)}", highlight=False)
     return EXIT_OK
