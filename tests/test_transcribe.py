@@ -83,6 +83,33 @@ def test_cli_text_output_of_an_imported_transcript(tmp_path, capsys):
     assert "Agent    Thank you for calling." in out and "Customer My bill is wrong." in out
 
 
+def test_output_folder_keeps_every_transcript_under_its_own_name(tmp_path, capsys):
+    """Issue 16, item 12: a/call.txt, b/call.txt and a/call.vtt gave one OUT/call.json, exit 0: two
+    transcripts silently lost. Each is now OUT/<its path under the folder given>.json; two inputs
+    that would share a name fail instead of one overwriting the other; a symlink there is replaced."""
+    calls = tmp_path / "calls"
+    for rel, text in (("a/call.txt", "Agent: I am a.\n"), ("b/call.txt", "Agent: I am b.\n"),
+                      ("a/call.vtt", "WEBVTT\n\n00:00:01.000 --> 00:00:02.000\n<v Agent>I am the vtt.\n")):
+        (calls / rel).parent.mkdir(parents=True, exist_ok=True)
+        (calls / rel).write_text(text, encoding="utf-8")
+    out = tmp_path / "out"
+    (out / "a").mkdir(parents=True)
+    (tmp_path / "precious.txt").write_text("keep me", encoding="utf-8")
+    (out / "a" / "call.txt.json").symlink_to(tmp_path / "precious.txt")
+    assert main(["transcribe", str(calls), "-o", str(out), "-j", "1"]) == 0
+    written = {str(p.relative_to(out)): json.loads(p.read_text(encoding="utf-8"))["segments"][0]["text"]
+               for p in out.rglob("*.json")}
+    assert written == {"a/call.txt.json": "I am a.", "b/call.txt.json": "I am b.", "a/call.vtt.json": "I am the vtt."}
+    assert (tmp_path / "precious.txt").read_text(encoding="utf-8") == "keep me"
+    capsys.readouterr()
+    alone = tmp_path / "alone"
+    assert main(["transcribe", str(calls / "a" / "call.txt"), str(calls / "b" / "call.txt"), "-o", str(alone)]) == 2
+    err = capsys.readouterr().err
+    assert "b/call.txt" in err and "a/call.txt" in err and "call.txt.json" in err
+    assert [p.name for p in alone.iterdir()] == ["call.txt.json"]
+    assert "I am a." in (alone / "call.txt.json").read_text(encoding="utf-8")
+
+
 def test_missing_model_folder_is_a_clear_error(two_party_call, capsys):
     code = main(["transcribe", str(two_party_call), "--model", "/nonexistent/model", "-j", "1", "--no-cache"])
     assert code == 2

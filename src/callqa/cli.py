@@ -68,7 +68,8 @@ def build_parser() -> argparse.ArgumentParser:
     add_transcription_options(tr)
     tr.add_argument("--format", choices=("text", "json"), default="text",
                     help="text: readable; json: one JSON object per file per line")
-    tr.add_argument("-o", "--output", type=Path, help="write one <name>.json per file into this folder")
+    tr.add_argument("-o", "--output", type=Path,
+                    help="write one JSON file per input into this folder: a folder's a/call.wav as a/call.wav.json")
     tr.set_defaults(func=cmd_transcribe)
 
     sc = sub.add_parser("score", help="score recordings or transcripts (files or folders) into the database")
@@ -189,16 +190,28 @@ def progress_bar() -> Progress:
 
 
 def cmd_transcribe(args: argparse.Namespace) -> int:
-    from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_many
+    from callqa.transcribe import TranscribeSettings, named_inputs, transcribe_many
 
-    paths = find_inputs(args.files)
-    if not paths:
+    named = named_inputs(args.files)
+    if not named:
         err.print("[red]error:[/] no recordings or transcripts found in " + ", ".join(map(shown, args.files)))
         return EXIT_ERROR
-    workers = args.workspace.workers or min(len(paths), os.cpu_count() or 1)
-    if args.output:
-        args.output.mkdir(parents=True, exist_ok=True)
     failures = 0
+    # -o: OUT/<the file's path under the folder given>.json (a/call.txt -> OUT/a/call.txt.json); two
+    # inputs with one output name fail rather than one transcript overwriting the other
+    targets: dict[Path, Path | None] = {}
+    owners: dict[Path, Path] = {}
+    for path, name in named:
+        target = args.output / name.with_name(name.name + ".json") if args.output else None
+        if target is not None and target in owners:
+            failures += 1
+            err.print(f"[red]error:[/] {shown(path)}: not transcribed, its output {shown(target)} is "
+                      f"{shown(owners[target])}'s; give their folder instead", highlight=False, soft_wrap=True)
+            continue
+        owners[target] = path
+        targets[path] = target
+    paths = list(targets)
+    workers = args.workspace.workers or min(len(paths), os.cpu_count() or 1)
     with progress_bar() as progress:
         task = progress.add_task("transcribing", total=len(paths))
         for outcome in transcribe_many(paths, TranscribeSettings.of(args.workspace), workers=workers):
@@ -207,9 +220,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
                 failures += 1
                 progress.console.print(f"[red]error:[/] {shown(outcome.error)}", highlight=False, soft_wrap=True)
                 continue
-            emit(outcome.transcript, args.format, args.output)
+            emit(outcome.transcript, args.format, targets[outcome.path])
     if failures:
-        err.print(f"{failures} of {len(paths)} files failed")
+        err.print(f"{failures} of {len(named)} files failed")
     return EXIT_ERROR if failures else EXIT_OK
 
 
@@ -419,9 +432,9 @@ def _print_agents(agents, console: Console) -> None:
         console.print("every section: callqa agents --format csv (or json)", style="dim")
 
 
-def emit(transcript: Transcript, fmt: str, output: Path | None) -> None:
-    if output:
-        target = output / (Path(transcript.file).stem + ".json")
+def emit(transcript: Transcript, fmt: str, target: Path | None) -> None:
+    if target:
+        target.parent.mkdir(parents=True, exist_ok=True)
         with atomic_write(target) as fh:
             fh.write(json.dumps(transcript.to_dict(), indent=1))
     if fmt == "json":

@@ -12,7 +12,7 @@ import os
 from collections.abc import Iterable, Iterator
 from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
-from pathlib import Path
+from pathlib import Path, PurePath
 
 import numpy as np
 
@@ -127,16 +127,22 @@ def is_input_file(path: Path) -> bool:
 
 def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
     """Files named, plus recordings and transcripts found under folders named (recursively)."""
-    found: list[Path] = []
+    return [path for path, _ in named_inputs(paths)]
+
+
+def named_inputs(paths: Iterable[str | Path]) -> list[tuple[Path, PurePath]]:
+    """``find_inputs`` with each file's name under the folder it was found in (a file named
+    itself: its name), e.g. ``a/call.txt``: what ``transcribe -o`` names its output after."""
+    found: list[tuple[Path, PurePath]] = []
     for raw in paths:
         path = Path(raw)
         if path.is_dir():
             # a dangling link is kept, so that it fails with its name rather than vanishing
-            found.extend(sorted(p for p in path.rglob("*")
-                                if (p.is_file() or (p.is_symlink() and not p.exists()))
-                                and p.name not in SIDECAR_NAMES and is_input_file(p)))
+            found.extend((p, p.relative_to(path)) for p in sorted(
+                p for p in path.rglob("*") if (p.is_file() or (p.is_symlink() and not p.exists()))
+                and p.name not in SIDECAR_NAMES and is_input_file(p)))
         else:
-            found.append(path)
+            found.append((path, PurePath(path.name)))
     return found
 
 
