@@ -489,6 +489,81 @@ def test_redact_keeps_card_numbers_and_emails_out_of_the_database(tmp_path, in_p
     assert "[CARD]" in kept and "[EMAIL]" in kept
 
 
+@pytest.mark.parametrize("again", [["{call}", "--redact", "--rescore"], ["--rescore", "--redact"]])
+def test_a_rescore_with_redaction_redacts_the_calls_stored_before(again, tmp_path, in_process, capsys):
+    """Issue 16, item 2: after a plain `score`, `score --redact --rescore` and `score --rescore
+    --redact` left the card number in the stored segments and flags."""
+    call = tmp_path / "pii.json"
+    call.write_text(json.dumps(PII_CALL))
+    rubric, url = pii_rubric(tmp_path / "pii.yaml"), f"sqlite:///{tmp_path / 'r.db'}"
+    assert in_process(["score", str(call), "--db", url, "--rubric", str(rubric), "-j", "1"]) == 0
+    assert all(p in stored_text(url) for p in PII)
+    again = [str(call) if a == "{call}" else a for a in again]
+    assert in_process(["score", *again, "--db", url, "--rubric", str(rubric), "-j", "1"]) == 0
+    assert "rescored 1" in capsys.readouterr().out
+    kept = stored_text(url)
+    assert not [p for p in PII if p in kept] and "[CARD]" in kept and "[EMAIL]" in kept
+
+
+def test_redaction_reaches_error_messages_that_quote_the_bad_line(tmp_path, in_process, capsys):
+    """Issue 16, item 2: a transcript's bad line was quoted as it was, card number and all, in
+    the message printed and in the errors table."""
+    bad = tmp_path / "calls" / "0612345678.txt"
+    bad.parent.mkdir()
+    bad.write_text("4111 1111 1111 1111 is my card\nAgent: thanks\n", encoding="utf-8")
+    url = f"sqlite:///{tmp_path / 'e.db'}"
+    assert in_process(["score", str(bad), "--db", url, "-j", "1", "--redact"]) == 2
+    shown = capsys.readouterr()
+    stored = query(url, "SELECT message FROM errors")[0][0]
+    for text_ in (shown.out + shown.err, stored):
+        assert "4111" not in text_ and "[CARD] is my card" in text_ and "0612345678.txt" in text_
+
+
+def test_callqa_redact_redacts_what_is_stored_and_score_says_when_it_is_needed(db_url, tmp_path, in_process,
+                                                                               capsys):
+    """Issue 16, item 2: nothing redacted calls stored before redaction was on, and nothing said
+    they were there. `score --redact` now says so once and names `callqa redact`, which redacts
+    segments, flags, error messages and review comments and counts each."""
+    from callqa import review
+
+    call, bad = tmp_path / "pii.json", tmp_path / "bad.txt"
+    call.write_text(json.dumps(PII_CALL))
+    bad.write_text("my card is 4111 1111 1111 1111\n", encoding="utf-8")
+    rubric = pii_rubric(tmp_path / "pii.yaml")
+    assert in_process(["score", str(call), str(bad), "--db", db_url, "--rubric", str(rubric), "-j", "1"]) == 2
+    with services.session_for(db_url) as session:
+        call_id = list_calls(session)[0].id
+        review.comment(session, call_id, "read out 4111 1111 1111 1111 on the call", reviewer="rita")
+    capsys.readouterr()
+    assert in_process(["score", str(call), "--db", db_url, "--rubric", str(rubric), "-j", "1", "--redact"]) == 0
+    err = capsys.readouterr().err
+    assert err.count("callqa redact") == 1 and "1 stored call" in err
+    assert "4111" in stored_text(db_url)  # skipped: stored as it was, until redacted
+
+    assert in_process(["redact", "--db", db_url]) == 0
+    out = capsys.readouterr().out
+    assert "redacted 1 call: 2 segments, 2 flags, 1 error message, 1 review" in out
+    everything = stored_text(db_url) + " ".join(
+        str(v) for sql in ("SELECT message FROM errors", "SELECT text FROM reviews") for (v,) in query(db_url, sql))
+    assert not [p for p in PII if p in everything] and "[CARD]" in everything
+    assert in_process(["score", str(call), "--db", db_url, "--rubric", str(rubric), "-j", "1", "--redact"]) == 0
+    assert "callqa redact" not in capsys.readouterr().err
+    assert in_process(["redact", "--db", db_url]) == 0
+    assert "redacted 0 calls" in capsys.readouterr().out
+
+
+def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path, in_process, capsys):
+    """Issue 16, item 2: the database file was created 0644 (the transcript cache 0600)."""
+    call = tmp_path / "pii.json"
+    call.write_text(json.dumps(PII_CALL))
+    db = tmp_path / "new" / "callqa.db"
+    db.parent.mkdir()
+    assert in_process(["score", str(call), "--db", str(db), "-j", "1"]) == 0
+    files = sorted(p.name for p in db.parent.iterdir())
+    assert "callqa.db" in files and "callqa.db-wal" in files  # the engine is still open
+    assert {p.name: oct(p.stat().st_mode & 0o777) for p in db.parent.iterdir()} == {n: "0o600" for n in files}
+
+
 def test_fail_under_exits_1_and_still_stores(tmp_path, in_process, capsys):
     files = write_transcripts(tmp_path / "calls", 10)  # the ten references: good, poor and mixed calls
     url = f"sqlite:///{tmp_path / 'q.db'}"

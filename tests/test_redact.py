@@ -39,3 +39,31 @@ def test_words_inside_a_redacted_span_become_one_placeholder_with_its_time():
     assert [w.text for w in seg.words] == ["my", "card", "is", "[CARD]", "thanks"]
     assert (seg.words[3].start, seg.words[3].end) == (3.0, 6.5)
     assert "4111" not in repr(seg)
+
+
+@pytest.mark.parametrize("dash", ["\u2010", "\u2011", "\u2012", "\u2013", "\u2212", "/"])
+def test_cards_ssns_and_phones_written_with_unicode_hyphens_or_slashes_are_replaced(dash):
+    """Issue 16, item 2: "4111‐1111‐1111‐1111" (U+2010) and "4111/1111/1111/1111" were stored as said."""
+    said = f"card 4111{dash}1111{dash}1111{dash}1111, social 123{dash}45{dash}6789, phone 555{dash}867{dash}5309."
+    assert redact_text(said) == "card [CARD], social [SSN], phone [PHONE]."
+
+
+def test_a_long_turn_with_many_numbers_keeps_each_placeholder_on_its_words():
+    """Each of many redacted spans in one long turn (the issue's 240 KB turn took 12 times as long
+    to redact as to score) lands on its own words, with their time."""
+    said = "my card is 4111 1111 1111 1111 and my email jo@example.com ok " * 300
+    words = tuple(Word(float(i), i + 0.5, w) for i, w in enumerate(said.split()))
+    t = Transcript("c.wav", 1e4, "x", "y", (Segment("customer", 0, 1e4, " ".join(w.text for w in words), words),))
+    seg = redact_transcript(t).segments[0]
+    assert seg.text == "my card is [CARD] and my email [EMAIL] ok " * 299 + "my card is [CARD] and my email [EMAIL] ok"
+    assert [w.text for w in seg.words] == seg.text.split()
+    cards = [w for w in seg.words if w.text == "[CARD]"]
+    assert len(cards) == 300 and (cards[-1].start, cards[-1].end) == (12.0 * 299 + 3, 12.0 * 299 + 6.5)
+
+
+def test_an_error_message_keeps_its_file_name_and_loses_the_personal_data_it_quotes():
+    from callqa.redact import redact_message
+
+    message = "calls/0612345678.txt:1: expected a speaker prefix, got '4111 1111 1111 1111 is my card'"
+    assert redact_message(message, "calls/0612345678.txt") == \
+        "calls/0612345678.txt:1: expected a speaker prefix, got '[CARD] is my card'"

@@ -130,7 +130,7 @@ def test_migrate_from_empty_creates_the_tables_of_the_models(db_url):
     try:
         assert current_revision(engine) is None
         migrate(engine)
-        assert current_revision(engine) == "0002"
+        assert current_revision(engine) == "0003"
         migrate(engine)  # already at head: nothing to do, no error
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})

@@ -87,6 +87,13 @@ def build_parser() -> argparse.ArgumentParser:
     sc.add_argument("--fail-under", type=float, metavar="N", help="exit 1 if any call scores under N")
     sc.set_defaults(func=cmd_score)
 
+    rd = sub.add_parser("redact", help="replace personal data in everything already stored",
+                        description="Card numbers, SSNs, e-mail addresses, phone numbers and long digit runs become "
+                                    "[CARD], [SSN], ... in stored transcripts, flags, error messages and reviews, as "
+                                    "--redact does for what is scored from now on. Prints what changed.")
+    add_db_option(rd)
+    rd.set_defaults(func=cmd_redact)
+
     ag = sub.add_parser("agents", help="list agents with call counts and average scores")
     add_db_option(ag)
     ag.add_argument("--format", choices=("human", "json", "csv"), default="human",
@@ -279,6 +286,11 @@ def cmd_score(args: argparse.Namespace) -> int:
               + f"failed {len(summary.failed)}  → {services.database_label(ws)}", highlight=False, soft_wrap=True)
     for failure in summary.failed:
         out.print(f"  [red]failed:[/] {shown(failure.error)}", highlight=False, soft_wrap=True)
+    if summary.unredacted:  # redaction is on, and calls stored without it may hold what it replaces
+        n = summary.unredacted
+        db = f" --db {services.database_label(ws)}" if ws.sources.get("db") == "--db" else ""
+        err.print(f"[yellow]note:[/] {n} stored call{'s were' if n != 1 else ' was'} stored without redaction "
+                  f"and may hold personal data: run `callqa redact{shown(db)}`", highlight=False, soft_wrap=True)
     touched = {o.agent for o in summary.outcomes if o.agent}
     if args.format == "human" and touched:
         _print_agents([a for a in services.agent_summaries(ws) if a.agent in touched], out)
@@ -286,6 +298,21 @@ def cmd_score(args: argparse.Namespace) -> int:
     if summary.failed:
         return EXIT_ERROR
     return EXIT_SHORT if below else EXIT_OK
+
+
+def cmd_redact(args: argparse.Namespace) -> int:
+    from callqa import services
+
+    n = services.redact_stored(args.workspace)
+    Console().print(f"redacted {_count(n['calls'], 'call')}: {_count(n['segments'], 'segment')}, "
+                    f"{_count(n['flags'], 'flag')}, {_count(n['errors'], 'error message')}, "
+                    f"{_count(n['reviews'], 'review')}  → {shown(services.database_label(args.workspace))}",
+                    highlight=False, soft_wrap=True)
+    return EXIT_OK
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
 
 
 def cmd_agents(args: argparse.Namespace) -> int:

@@ -24,7 +24,7 @@ from callqa.audio import content_hash
 from callqa.errors import CallQAError
 from callqa.parallel import default_workers, run_all
 from callqa.records import UNASSIGNED
-from callqa.redact import redact_transcript
+from callqa.redact import redact_message, redact_transcript
 from callqa.sidecar import AgentMapper, CallInfo
 from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_file
 from callqa.transcript import Transcript
@@ -67,6 +67,8 @@ class CallOutcome:
 @dataclass
 class BatchSummary:
     outcomes: list[CallOutcome] = field(default_factory=list)
+    #: with redaction on: stored calls (any, not only this batch's) still unredacted (`callqa redact`)
+    unredacted: int = 0
 
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
@@ -175,7 +177,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 digest = content_hash(path)
                 info = mapper.lookup(path)
             except (CallQAError, OSError) as exc:
-                _fail(session, emit, str(path), None, str(exc))
+                _fail(session, emit, str(path), None, str(exc), ws.redact)
                 continue
             call_id = storage.call_id_for_hash(session, digest)
             if call_id is not None and info.source == "none" and (stored := storage.call_summary(session, call_id)):
@@ -184,11 +186,11 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 emit(CallOutcome(str(path), "skipped", info.agent, call_id))
                 continue
             if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
-                transcript = storage.stored_transcript(session, call_id)
+                transcript = _stored(session, call_id, ws.redact)
                 try:
                     result = _score(transcript, rubric)
                 except CallQAError as exc:
-                    _fail(session, emit, str(path), digest, str(exc))
+                    _fail(session, emit, str(path), digest, str(exc), ws.redact)
                     continue
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
                       rubric, version, ws.company)
@@ -211,10 +213,12 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
         for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
             path, digest, info = todo[absolute]
             if error:
-                _fail(session, emit, str(path), digest, error)
+                _fail(session, emit, str(path), digest, error, ws.redact)
             else:
                 _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
                       version, ws.company)
+        if ws.redact:
+            summary.unredacted = storage.count_unredacted(session)
     return summary
 
 
@@ -237,21 +241,24 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                 if call.rubric_version == version and not rescore:
                     outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
                 else:
-                    outcome = _rescore_one(session, call, rubric, version, ws.company)
+                    outcome = _rescore_one(session, call, rubric, version, ws.company, ws.redact)
                 summary.outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
+        if ws.redact:
+            summary.unredacted = storage.count_unredacted(session)
     return summary
 
 
 def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, version: str,
-                 company: str | None) -> CallOutcome:
-    transcript = storage.stored_transcript(session, call.id)
+                 company: str | None, redact: bool) -> CallOutcome:
+    transcript = _stored(session, call.id, redact)
     try:
         result = _score(transcript, rubric)
     except CallQAError as exc:
-        storage.record_error(session, call.file, call.content_hash, str(exc))
-        return CallOutcome(call.file, "failed", call.agent, call.id, error=str(exc))
+        message = _error(str(exc), call.file, redact)
+        storage.record_error(session, call.file, call.content_hash, message)
+        return CallOutcome(call.file, "failed", call.agent, call.id, error=message)
     if not result.service_call:  # its stored score stays; this rubric does not score it
         message = _not_service(call.file)
         storage.record_error(session, call.file, call.content_hash, message)
@@ -287,9 +294,31 @@ def _not_service(file: str) -> str:
             "not scored. If it is one, the rubric's service_call gate needs the customer's words")
 
 
-def _fail(session: Session, emit, file: str, digest: str | None, message: str) -> None:
+def _stored(session: Session, call_id: int, redact: bool) -> Transcript:
+    """A stored call's transcript, to rescore; redacted when redaction is on (the rescore stores it
+    so: a call stored before redaction was on is redacted by rescoring it)."""
+    transcript = storage.stored_transcript(session, call_id)
+    return redact_transcript(transcript) if redact else transcript
+
+
+def _error(message: str, file: str, redact: bool) -> str:
+    """An error message as it may be stored and shown: with redaction on, the personal data of a
+    line it quotes is replaced (the file's name, as given or absolute, stays as it is)."""
+    return redact_message(message, file, str(Path(file).absolute())) if redact else message
+
+
+def _fail(session: Session, emit, file: str, digest: str | None, message: str, redact: bool) -> None:
+    message = _error(message, file, redact)
     storage.record_error(session, file, digest, message)
     emit(CallOutcome(file, "failed", error=message))
+
+
+def redact_stored(ws: Workspace = Workspace()) -> dict[str, int]:
+    """Redact everything already stored in the workspace's database (``storage.redact_stored``):
+    how many calls were not redacted yet, and how many segments, flags, error messages and reviews
+    changed."""
+    with session_for(ws.db) as session:
+        return storage.redact_stored(session)
 
 
 # --- reading ---------------------------------------------------------------------------------

@@ -29,6 +29,7 @@ from callqa.storage.repository import (
     call_id_for_hash,
     call_summary,
     count_calls,
+    count_unredacted,
     export_rows,
     export_sections,
     get_call,
@@ -36,6 +37,7 @@ from callqa.storage.repository import (
     list_calls,
     list_errors,
     record_error,
+    redact_stored,
     save_scored_call,
     stored_transcript,
 )
@@ -45,6 +47,7 @@ __all__ = [
     "export_rows", "export_sections",
     "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
-    "connect", "count_calls", "database_url", "get_call", "is_scored", "list_calls", "list_errors",
-    "migrate", "record_error", "safe_url", "save_scored_call", "stored_transcript", "write_transaction",
+    "connect", "count_calls", "count_unredacted", "database_url", "get_call", "is_scored", "list_calls", "list_errors",
+    "migrate", "record_error", "redact_stored", "safe_url", "save_scored_call", "stored_transcript",
+    "write_transaction",
 ]

@@ -133,6 +133,18 @@ def _open_error(url: URL, exc: BaseException) -> StorageError:
         f"user and password are right (--db or ${ENV_VAR}).")
 
 
+def _create_private(url: URL) -> None:
+    """Create a new SQLite file readable by its owner only (0600; SQLite gives its -wal and -shm
+    files the database's mode): it holds transcripts. An existing file keeps its mode; a folder
+    that is missing is left for SQLite to report."""
+    if not url.database or url.database == ":memory:" or url.database.startswith("file:"):
+        return
+    try:
+        os.close(os.open(url.database, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600))
+    except OSError:  # it exists (or cannot be created: SQLite says why)
+        pass
+
+
 def connect(url: str, **engine_options: Any) -> Engine:
     """An Engine for ``url``, checked by opening one connection; raises StorageError."""
     try:
@@ -143,6 +155,8 @@ def connect(url: str, **engine_options: Any) -> Engine:
     backend = parsed.get_backend_name()
     if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
+    if backend == "sqlite":
+        _create_private(parsed)
     try:
         if backend == "sqlite":
             engine = create_engine(parsed, **engine_options)

@@ -34,6 +34,7 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    false,
     func,
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
@@ -115,6 +116,9 @@ class Call(Base):
     scored_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.current_timestamp())
     #: the rubric's cap on the overall score when a critical item fails (a reviewed score needs it)
     critical_cap: Mapped[float] = mapped_column(Float, server_default="0")
+    #: its transcript and flags were stored redacted (``callqa.redact``): `callqa score --redact`
+    #: counts the calls without it and `callqa redact` redacts them
+    redacted: Mapped[bool] = mapped_column(Boolean, server_default=false())
 
     __table_args__ = (
         CheckConstraint(_in("review_status", REVIEW_STATUSES), name="review_status"),

@@ -180,7 +180,8 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
                      call_date: date | datetime, content_hash: str, rubric_id: str,
                      rubric_version: str) -> int:
     """Store one scored call (transcript, flags, section scores) in one transaction; returns its
-    id. A call with the same ``content_hash`` is replaced in place (see the module's rules)."""
+    id. A call with the same ``content_hash`` is replaced in place (see the module's rules). The
+    call is marked redacted when the transcript is (``transcript.extra["redacted"]``)."""
     agent = agent.strip()
     if not agent:
         raise ValueError("agent name is empty")
@@ -202,6 +203,7 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
         "negative_flags": negative,
         "review_status": "unreviewed",
         "critical_cap": float(getattr(score, "critical_cap", 0.0)),
+        "redacted": bool(transcript.extra.get("redacted")),
     }
     weights = getattr(score, "section_weights", None) or {}
     criteria = [{"criterion": r.criterion, "section": r.section, "status": r.status, "weight": float(r.weight),
@@ -601,14 +603,68 @@ def call_summary(session: Session, call_id: int) -> CallSummary | None:
 def stored_transcript(session: Session, call_id: int) -> Transcript:
     """The transcript as stored, for rescoring without running Whisper again."""
     row = session.execute(select(Call.file, Call.duration, Call.engine, Call.model, Call.roles,
-                                 Call.role_confidence, Call.content_hash)
+                                 Call.role_confidence, Call.content_hash, Call.redacted)
                           .where(Call.id == call_id)).one_or_none()
     if row is None:
         raise StorageError(f"no stored call with id {call_id}")
-    file, duration, engine, model, roles, confidence, content_hash = row
+    file, duration, engine, model, roles, confidence, content_hash, redacted = row
     return Transcript(file=file, duration=duration, engine=engine, model=model,
                       segments=_segments(session, call_id), roles=roles, role_confidence=confidence,
-                      extra={"call_id": call_id, "content_hash": content_hash, "source": "database"})
+                      extra={"call_id": call_id, "content_hash": content_hash, "source": "database",
+                             "redacted": redacted})
+
+
+def count_unredacted(session: Session) -> int:
+    """How many stored calls were stored without redaction (``calls.redacted``)."""
+    return session.execute(select(func.count()).select_from(Call).where(Call.redacted.is_(False))).scalar_one()
+
+
+def redact_stored(session: Session, batch: int = 1000) -> dict[str, int]:
+    """Redact what is stored (``callqa.redact``), in one transaction: transcript segments and their
+    words, flag texts and details, error messages (their file names kept), review texts; then mark
+    every call redacted. Returns how many calls were not marked before, and how many rows of each
+    kind changed."""
+    from callqa.redact import redact_message, redact_segment, redact_value
+
+    def segment(text: str, words: list | None) -> tuple | None:
+        before = Segment("agent", 0.0, 0.0, text, tuple(Word(*w) for w in words or ()))  # text and words count
+        after = redact_segment(before)
+        return None if after is before else (after.text, [[w.start, w.end, w.text, w.probability]
+                                                          for w in after.words] or None)
+
+    def texts(*values: Any) -> tuple:
+        return tuple(redact_value(v) for v in values)
+
+    def error(file: str, message: str) -> tuple:
+        return file, redact_message(message, file)
+
+    flags, segments, reviews, errors = (FlagRow.__table__.c, SegmentRow.__table__.c, ReviewRow.__table__.c,
+                                        ErrorRow.__table__.c)
+    with write_transaction(session):
+        counts = {"calls": count_unredacted(session),
+                  "segments": _rewrite(session, segments.id, (segments.text, segments.words), segment, batch),
+                  "flags": _rewrite(session, flags.id, (flags.text, flags.message, flags.suggestion, flags.explanation,
+                                                        flags.details), texts, batch),
+                  "errors": _rewrite(session, errors.id, (errors.file, errors.message), error, batch),
+                  "reviews": _rewrite(session, reviews.id, (reviews.text,), texts, batch)}
+        session.execute(update(Call).where(Call.redacted.is_(False)).values(redacted=True))
+    return counts
+
+
+def _rewrite(session: Session, key: Any, columns: Sequence[Any], change: Any, batch: int) -> int:
+    """Pass every row's ``columns`` through ``change`` (their new values; None or the same: left
+    as they are), ``batch`` rows at a time in order of ``key`` (an integer id); returns how many
+    rows changed."""
+    changed, last = 0, 0
+    while rows := session.execute(select(key, *columns).where(key > last).order_by(key).limit(batch)).all():
+        last = rows[-1][0]
+        updates = [{"row_key": row[0], **{f"new_{c.name}": v for c, v in zip(columns, new)}}
+                   for row in rows if (new := change(*row[1:])) is not None and tuple(new) != tuple(row[1:])]
+        if updates:
+            session.execute(update(key.table).where(key == bindparam("row_key"))
+                            .values({c.name: bindparam(f"new_{c.name}") for c in columns}), updates)
+        changed += len(updates)
+    return changed
 
 
 def list_errors(session: Session, *, limit: int = 100, since: datetime | None = None) -> list[StoredError]:
@@ -622,8 +678,8 @@ def list_errors(session: Session, *, limit: int = 100, since: datetime | None = 
 
 __all__: Sequence[str] = (
     "ORDERINGS", "ReviewError", "add_review", "agent_summaries", "call_id_for_hash", "count_calls",
-    "get_call", "is_scored", "list_calls", "list_errors", "record_error", "save_scored_call",
-    "stored_transcript",
+    "count_unredacted", "get_call", "is_scored", "list_calls", "list_errors", "record_error", "redact_stored",
+    "save_scored_call", "stored_transcript",
 )
 
 
