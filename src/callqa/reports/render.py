@@ -103,8 +103,9 @@ def report_filename(agent: str, agents: list[str] | None = None, suffix: str = "
 
 def render_html(report: AgentReport, *, back_link: str | None = None) -> str:
     """The report as one self-contained HTML page."""
-    trend_svg = charts.trend_chart(report.trend, report.agent) if report.trend else ""
-    sections_svg = charts.sections_chart(report.sections, report.agent) if report.sections else ""
+    agent = printable(report.agent)  # matplotlib would warn of control characters as missing glyphs
+    trend_svg = charts.trend_chart(report.trend, agent) if report.trend else ""
+    sections_svg = charts.sections_chart(report.sections, agent) if report.sections else ""
     return environment().get_template("report.html.j2").render(
         r=report, trend_svg=trend_svg, sections_svg=sections_svg, back_link=back_link,
         version=REPORT_JSON_VERSION)
