@@ -324,6 +324,41 @@ def test_score_then_rerun_skips_and_agents_lists_them(db_url, tmp_path, whisper_
         [(str(p), ("dana", "erin")[i % 2], i + 1) for i, p in enumerate(names)]
 
 
+def as_text_transcript(reference: Path) -> str:
+    """A reference call as a plain-text transcript (``Agent: ...`` lines)."""
+    data = json.loads(reference.read_text(encoding="utf-8"))
+    return "".join(f"{s['speaker'].capitalize()}: {s['text']}\n" for s in data["segments"])
+
+
+def test_data_postgresql_cannot_hold_fails_that_file_only_on_both_databases(db_url, tmp_path, whisper_cache):
+    """Issue 16, item 1: a NUL byte in a transcript or an agent name over 200 characters made
+    PostgreSQL raise DataError: exit 1, a traceback, nothing stored. SQLite took both."""
+    folder = tmp_path / "calls"
+    good = write_transcripts(folder, 2)
+    nul = folder / "nul.txt"  # a stray NUL: the call is still scorable, stored without it
+    nul.write_text(as_text_transcript(REFERENCE / "c03_bob_moving_house.json").replace("Agent: ", "Agent: hi\0 ", 1),
+                   encoding="utf-8")
+    long_name = folder / "long.json"
+    data = json.loads((REFERENCE / "c03_bob_moving_house.json").read_text(encoding="utf-8"))
+    long_name.write_text(json.dumps({**data, "batch_copy": "long"}), encoding="utf-8")
+    with open(folder / "calls.csv", "w", newline="", encoding="utf-8") as fh:
+        csv.writer(fh).writerows([["file", "agent", "date"], ["long.json", "x" * 201, "2026-11-02"]])
+
+    run = callqa("score", folder, "--db", db_url, "--format", "json", "-j", "1", cache=whisper_cache)
+    assert run.returncode == 2, run.stderr
+    assert "Traceback" not in run.stderr
+    status = {Path(o["file"]).name: (o["status"], o["error"]) for o in outcomes(run.stdout)}
+    assert {name: s for name, (s, _) in status.items()} == \
+        {"call_0000.json": "scored", "call_0001.json": "scored", "nul.txt": "scored", "long.json": "failed"}
+    error = status["long.json"][1]
+    assert str(long_name) in error and "201 characters" in error and "200" in error
+    assert query(db_url, "SELECT message FROM errors") == [(error,)]
+    assert_each_stored_once(db_url, {**good, nul: None})
+    texts = [t for (t,) in query(db_url, "SELECT s.text FROM segments s JOIN calls c ON c.id = s.call_id "
+                                          "WHERE c.file = :f ORDER BY s.idx", f=str(nul))]
+    assert texts[0].startswith("hi ") and not any("\0" in t for t in texts)
+
+
 # ----------------------------------------------------------------------------- rescoring
 
 def edited_rubric(path: Path, section: str = "rapport", weight: int = 60) -> Path:

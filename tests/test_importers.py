@@ -83,3 +83,14 @@ def test_non_utf8(tmp_path):
     path.write_bytes("Agent: caf\xe9\n".encode("latin-1"))
     with pytest.raises(TranscriptFormatError, match="UTF-8"):
         load_transcript(path)
+
+
+def test_nul_characters_are_dropped_from_every_format(tmp_path):
+    """Issue 16, item 1: PostgreSQL cannot store NUL; a stray one must not cost the call."""
+    text = tmp_path / "call.txt"
+    text.write_bytes(b"Agent: hi\0 there\nCustomer: ok\n")
+    as_json = tmp_path / "call.json"
+    as_json.write_text(r'{"segments": [{"speaker": "agent", "start": 0, "end": 1, "text": "hi\u0000 there"},'
+                       r' {"speaker": "customer", "start": 1, "end": 2, "text": "a \\u0000 stays"}]}')
+    assert [s.text for s in load_transcript(text).segments] == ["hi there", "ok"]
+    assert [s.text for s in load_transcript(as_json).segments] == ["hi there", r"a \u0000 stays"]

@@ -1,7 +1,9 @@
 """Read existing transcripts: callqa JSON, plain text with speaker prefixes, WebVTT and SRT.
 
 Speaker names are mapped to roles ("Agent", "Rep", "CSR" → agent; "Customer", "Caller" →
-customer). Plain text without times gets times estimated from its word count.
+customer). Plain text without times gets times estimated from its word count. NUL characters
+(a stray byte from a broken export, or JSON's ``\\u0000``) are dropped: PostgreSQL cannot store
+them, and the words around them still score.
 """
 
 from __future__ import annotations
@@ -19,6 +21,8 @@ _ROLE_NAMES = {
     AGENT: {"agent", "rep", "representative", "csr", "support", "advisor", "adviser", "operator", "staff"},
     CUSTOMER: {"customer", "caller", "client", "user", "member", "guest"},
 }
+#: a JSON ``\u0000`` escape (after an even run of backslashes, so not an escaped backslash + "u0000")
+_JSON_NUL = re.compile(r"(?<!\\)((?:\\\\)*)\\u0000")
 #: Speaking rate used to place untimed plain-text turns on a timeline.
 WORDS_PER_SECOND = 2.5
 
@@ -45,6 +49,7 @@ def load_transcript(path: str | Path) -> Transcript:
         raise TranscriptFormatError(f"{path}: not UTF-8 text; save the transcript as UTF-8") from exc
     except OSError as exc:
         raise TranscriptFormatError(f"{path}: cannot read ({exc.strerror})") from exc
+    text = text.replace("\x00", "")
     if not text.strip():
         raise TranscriptFormatError(f"{path}: the transcript is empty")
     suffix = path.suffix.lower()
@@ -57,7 +62,7 @@ def load_transcript(path: str | Path) -> Transcript:
 
 def _from_json(path: Path, text: str) -> Transcript:
     try:
-        data = json.loads(text)
+        data = json.loads(_JSON_NUL.sub(r"\1", text))
     except json.JSONDecodeError as exc:
         raise TranscriptFormatError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from exc
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list):

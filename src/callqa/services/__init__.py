@@ -277,8 +277,12 @@ def _save(session: Session, emit, status: str, transcript: Transcript, result: C
         emit(CallOutcome(transcript.file, "not_service", info.agent, None, result, transcript.duration, message))
         return
     result = _personalised(result, info.agent, company, transcript)
-    call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
-                                       content_hash=digest, rubric_id=rubric.id, rubric_version=version)
+    try:
+        call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
+                                           content_hash=digest, rubric_id=rubric.id, rubric_version=version)
+    except storage.StorageError as exc:  # data the database cannot hold: this file fails, the batch goes on
+        _fail(session, emit, transcript.file, digest, str(exc))
+        return
     emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
 
 

@@ -170,6 +170,27 @@ def _review(r: ReviewRow) -> Review:
 
 # --------------------------------------------------------------------------- writes
 
+#: what a user calls a column, in the error that says its value does not fit
+_COLUMN_NAMES = {"agents.name": "the agent name (from --agent, a calls.csv or calls.json sidecar, or the file name)",
+                 "calls.model": "the model name", "calls.engine": "the engine name"}
+
+
+def _refuse_unstorable(file: str, table: Any, rows: Iterable[dict[str, Any]]) -> None:
+    """Text PostgreSQL cannot hold fails the call on every database alike (SQLite would take it):
+    a NUL character, or more characters than a ``varchar`` column holds."""
+    limits = {c.name: getattr(c.type, "length", None) for c in table.columns}
+    for row in rows:
+        for key, value in row.items():
+            if not isinstance(value, str):
+                continue
+            what = _COLUMN_NAMES.get(f"{table.name}.{key}", f"{table.name}.{key}")
+            if "\x00" in value:
+                raise StorageError(f"{file}: {what} contains a NUL character, which the database cannot store")
+            if (limit := limits.get(key)) and len(value) > limit:
+                raise StorageError(f"{file}: {what} is {len(value)} characters long; the database holds at most "
+                                   f"{limit}. Shorten it where it comes from")
+
+
 def _agent_id(session: Session, name: str) -> int:
     session.execute(_insert(session, Agent.__table__).values(name=name)
                     .on_conflict_do_nothing(index_elements=["name"]))
@@ -209,6 +230,8 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
     criteria = [{"criterion": r.criterion, "section": r.section, "status": r.status, "weight": float(r.weight),
                  "critical": bool(r.critical)} for r in getattr(score, "criteria", ())]
     calls = Call.__table__
+    _refuse_unstorable(transcript.file, Agent.__table__, [{"name": agent}])
+    _refuse_unstorable(transcript.file, calls, [values])
     with write_transaction(session):
         values["agent_id"] = _agent_id(session, agent)
         stmt = _insert(session, calls).values(content_hash=content_hash, **values)
@@ -241,6 +264,7 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
                      "words": [[w.start, w.end, w.text, w.probability] for w in s.words] or None}
                     for i, s in enumerate(transcript.segments)]
         if segments:
+            _refuse_unstorable(transcript.file, SegmentRow.__table__, segments)
             session.execute(SegmentRow.__table__.insert(), segments)
         sections = [{"call_id": call_id, "section": name, "position": i, "agent_id": values["agent_id"],
                      "call_date": values["call_date"],
@@ -252,7 +276,9 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
         if criteria:
             session.execute(CriterionResultRow.__table__.insert(), [c | {"call_id": call_id} for c in criteria])
         if flags:
-            session.execute(FlagRow.__table__.insert(), [_flag_values(call_id, f, "machine") for f in flags])
+            rows = [_flag_values(call_id, f, "machine") for f in flags]
+            _refuse_unstorable(transcript.file, FlagRow.__table__, rows)
+            session.execute(FlagRow.__table__.insert(), rows)
 
         if has_reviews:
             if keyed:
@@ -419,10 +445,11 @@ def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag
 
 
 def record_error(session: Session, file: str, content_hash: str | None, message: str) -> None:
-    """Record a file that could not be scored (the batch goes on)."""
+    """Record a file that could not be scored (the batch goes on). NUL characters are dropped:
+    PostgreSQL cannot store them."""
     with write_transaction(session):
-        session.execute(ErrorRow.__table__.insert().values(file=str(file), content_hash=content_hash,
-                                                           message=str(message)))
+        session.execute(ErrorRow.__table__.insert().values(
+            file=str(file).replace("\x00", ""), content_hash=content_hash, message=str(message).replace("\x00", "")))
 
 
 # --------------------------------------------------------------------------- reads
