@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 import traceback
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
@@ -448,11 +449,39 @@ def test_an_unreachable_database_is_a_clear_error_without_the_password(tmp_path)
     assert "--db" in str(info.value)
 
 
+def test_a_server_that_accepts_and_never_answers_is_an_error_naming_the_host(tmp_path):
+    """Issue 16, item 10: a PostgreSQL port that accepts TCP and never answers gave no error after
+    130 s. Now the connect times out (10 s by default) with the host named and the password not."""
+    import socket
+    import subprocess
+    import sys
+
+    with socket.socket() as silent:  # the kernel accepts connections; nobody ever answers
+        silent.bind(("127.0.0.1", 0))
+        silent.listen(8)
+        port = silent.getsockname()[1]
+        run = subprocess.run([sys.executable, "-m", "callqa.cli", "agents", "--db",
+                              f"postgresql://qa:hunter2@127.0.0.1:{port}/callqa"],
+                             capture_output=True, text=True, timeout=40, env={**os.environ, "COLUMNS": "300"})
+    assert run.returncode == 2, run.stderr
+    assert f"127.0.0.1:{port}" in run.stderr and "timeout" in run.stderr and "hunter2" not in run.stderr
+    assert "Traceback" not in run.stderr
+
+
 def test_postgres_fixture_serves_a_real_server(request):
     engine = connect(request.getfixturevalue("postgres_url"))
     with engine.connect() as conn:
         assert conn.execute(text("SHOW server_version")).scalar().startswith("15")
     engine.dispose()
+
+
+def test_postgres_sessions_get_a_statement_timeout_that_the_url_can_change(request):
+    url = request.getfixturevalue("postgres_url")
+    for query, expected in (("", "5min"), ("?options=-c%20statement_timeout%3D0", "0")):
+        engine = connect(url + query)
+        with engine.connect() as conn:
+            assert conn.execute(text("SHOW statement_timeout")).scalar() == expected
+        engine.dispose()
 
 
 def test_opening_a_new_sqlite_file_waits_while_another_process_holds_its_write_lock(tmp_path) -> None:

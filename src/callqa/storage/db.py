@@ -25,6 +25,9 @@ from callqa.errors import CallQAError
 ENV_VAR = "CALLQA_DB"
 DB_FILE = "callqa.db"
 BUSY_TIMEOUT_MS = 30_000
+#: PostgreSQL: seconds to wait for a server to answer, and for one statement to finish
+PG_CONNECT_TIMEOUT_S = 10
+PG_STATEMENT_TIMEOUT_S = 300
 MIGRATIONS = Path(__file__).with_name("migrations")
 #: execution option read by the SQLite "begin" hook: "DEFERRED" (reads) or "IMMEDIATE" (writes)
 BEGIN_OPTION = "callqa_sqlite_begin"
@@ -80,6 +83,15 @@ def _scrub(message: str, url: URL) -> str:
     if password:
         message = message.replace(str(password), "***")
     return _PASSWORD_PARAM.sub(r"\1=***", message)
+
+
+def _pg_timeouts(url: URL) -> dict[str, Any]:
+    """PostgreSQL defaults that bound a wait: a server that accepts and never answers is an error
+    after ``connect_timeout`` seconds, a statement that runs away is cancelled by the server.
+    The URL's own ``?connect_timeout=`` or ``?options=`` win."""
+    defaults: dict[str, Any] = {"connect_timeout": PG_CONNECT_TIMEOUT_S,
+                                "options": f"-c statement_timeout={PG_STATEMENT_TIMEOUT_S * 1000}"}
+    return {k: v for k, v in defaults.items() if k not in url.query}
 
 
 def _on_sqlite_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -164,6 +176,7 @@ def connect(url: str, **engine_options: Any) -> Engine:
             event.listen(engine, "begin", _on_sqlite_begin)
         else:
             engine_options.setdefault("pool_pre_ping", True)
+            engine_options["connect_args"] = _pg_timeouts(parsed) | engine_options.get("connect_args", {})
             engine = create_engine(parsed, **engine_options)
     except (NoSuchModuleError, ModuleNotFoundError) as exc:
         hint = " PostgreSQL needs psycopg 3: pip install 'callqa[postgres]'." if backend == "postgresql" else ""
