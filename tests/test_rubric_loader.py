@@ -174,3 +174,33 @@ def test_cli_explain_says_what_a_trained_check_learnt_from_without_listing_its_r
     assert len(out) < 5000  # not the training rows
     assert main(["rubric", "explain", "empathy.acknowledgement", "--format", "json"]) == 0
     assert '"rows": 2255' in capsys.readouterr().out
+
+
+def alias_bomb(levels: int = 9) -> str:
+    """Issue 16, item 3: the 'billion laughs' of YAML: each level lists the one above nine times."""
+    lines = ['a0: &a0 ["lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol", "lol"]']
+    for i in range(1, levels + 1):
+        lines.append(f"a{i}: &a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]")
+    return GOOD + "\n".join(lines) + "\n"
+
+
+def test_a_yaml_alias_bomb_is_refused_naming_the_file_and_line(tmp_path: Path) -> None:
+    """It drove `callqa rubric check` to 7 GB; now it is an invalid rubric, in bounded memory."""
+    import resource
+    import subprocess
+    import sys
+
+    bomb = tmp_path / "bomb.yaml"
+    bomb.write_text(alias_bomb(), encoding="utf-8")
+
+    def two_gigabytes() -> None:  # a regression fails with MemoryError here, not on the machine
+        resource.setrlimit(resource.RLIMIT_AS, (2 << 30, 2 << 30))
+
+    run = subprocess.run([sys.executable, "-m", "callqa.cli", "rubric", "check", str(bomb)], capture_output=True,
+                         text=True, timeout=120, preexec_fn=two_gigabytes)
+    output = run.stdout + run.stderr
+    assert run.returncode == 1, output
+    assert "Traceback" not in output
+    assert f"{bomb}:" in output and "alias" in output
+    # the rubric's own aliases (the default rubric shares its cue lists) still load
+    assert load_rubric(DEFAULT_RUBRIC).id

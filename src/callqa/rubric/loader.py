@@ -49,6 +49,34 @@ class RubricError(CallQAError):
         super().__init__("invalid rubric:\n  " + "\n  ".join(map(str, issues)))
 
 
+#: Nodes a rubric may reach through YAML aliases beyond those written in it: the default rubric's
+#: shared cue lists add ~2,000; a "billion laughs" file (aliases of aliases) adds billions.
+ALIAS_NODE_BUDGET = 100_000
+
+
+def _refuse_alias_bombs(root: yaml.Node, file: str) -> None:
+    """Count the nodes aliases repeat (each node once, however often it is reused) and refuse
+    a file whose aliases expand past the budget, before anything walks the expansion."""
+    sizes: dict[int, int] = {}  # id(node) → nodes it stands for, aliases expanded
+    extra = 0
+
+    def size(node: yaml.Node) -> int:
+        nonlocal extra
+        if id(node) in sizes:  # an alias: its nodes count again
+            extra += sizes[id(node)]
+            if extra > ALIAS_NODE_BUDGET:
+                raise RubricError([RubricIssue(file, node.start_mark.line + 1, "", (
+                    f"YAML aliases of the node written here expand the rubric past {ALIAS_NODE_BUDGET:,} "
+                    "nodes; write the lists out or share fewer levels of aliases"))])
+            return sizes[id(node)]
+        children = ([n for pair in node.value for n in pair] if isinstance(node, yaml.MappingNode)
+                    else node.value if isinstance(node, yaml.SequenceNode) else [])
+        sizes[id(node)] = 1 + sum(size(child) for child in children)
+        return sizes[id(node)]
+
+    size(root)
+
+
 def _line_map(node: yaml.Node, path: Loc = (), out: dict[Loc, int] | None = None) -> dict[Loc, int]:
     """Path → 1-based line: for a mapping value the line of its key, for a list item its own."""
     out = {} if out is None else out
@@ -92,8 +120,10 @@ def _message(err: dict[str, Any]) -> str:
 
 def parse_rubric(text: str, file: str = "<rubric>") -> Rubric:
     try:
-        data = yaml.safe_load(text)
         root = yaml.compose(text)
+        if root is not None:
+            _refuse_alias_bombs(root, file)
+        data = yaml.safe_load(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RubricError([RubricIssue(file, mark.line + 1 if mark else None, "",
