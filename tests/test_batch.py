@@ -359,6 +359,34 @@ def test_data_postgresql_cannot_hold_fails_that_file_only_on_both_databases(db_u
     assert texts[0].startswith("hi ") and not any("\0" in t for t in texts)
 
 
+@pytest.mark.parametrize("pattern", ["(a+)+$", "(a|a)+$"])
+def test_a_backtracking_rubric_regex_cannot_hang_a_batch(pattern, tmp_path, whisper_cache):
+    """Issue 16, item 3: `regex: ["(a+)+$"]` hung scoring on `Agent: aaaa…b` (40 a's: > 60 s).
+    Rubric regexes run with a time budget per utterance: a regex that runs out of it fails that
+    call, naming the criterion; the other calls are scored."""
+    from test_rubric_loader import GOOD
+
+    rubric = tmp_path / "risky.yaml"
+    rubric.write_text(GOOD.replace("phrases: [thank you]", f"phrases: [thank you]\n      regex: [{pattern!r}]"))
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "good.txt").write_text("Agent: Thank you for calling.\nCustomer: Thanks, bye.\n")
+    (folder / "aaa.txt").write_text("Agent: " + "a" * 40 + "b\nCustomer: What?\n")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    run = callqa("score", folder, "--db", url, "--rubric", rubric, "--format", "json", "-j", "1",
+                 cache=whisper_cache, timeout=120)
+    status = {Path(o["file"]).name: (o["status"], o["error"]) for o in outcomes(run.stdout)}
+    assert status["good.txt"] == ("scored", None)
+    if pattern == "(a+)+$":  # the regex package matches this one without backtracking
+        assert run.returncode == 0, run.stderr
+        assert status["aaa.txt"] == ("scored", None)
+    else:
+        assert run.returncode == 2, run.stderr
+        state, error = status["aaa.txt"]
+        assert state == "failed" and "main.thanks" in error and pattern in error and str(folder / "aaa.txt") in error
+        assert "Traceback" not in run.stderr
+
+
 # ----------------------------------------------------------------------------- rescoring
 
 def edited_rubric(path: Path, section: str = "rapport", weight: int = 60) -> Path:

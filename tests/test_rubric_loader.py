@@ -204,3 +204,16 @@ def test_a_yaml_alias_bomb_is_refused_naming_the_file_and_line(tmp_path: Path) -
     assert f"{bomb}:" in output and "alias" in output
     # the rubric's own aliases (the default rubric shares its cue lists) still load
     assert load_rubric(DEFAULT_RUBRIC).id
+
+
+def test_check_warns_about_nested_quantifiers_and_names_the_criterion(tmp_path: Path,
+                                                                      capsys: pytest.CaptureFixture[str]) -> None:
+    """Issue 16, item 3: `regex: ["(a+)+$"]` passed `rubric check` and then hung scoring."""
+    risky = tmp_path / "risky.yaml"
+    risky.write_text(GOOD.replace("phrases: [thank you]", 'phrases: [thank you]\n      regex: ["(a+)+$", "(?:\\\\d+ ?){4}"]'))
+    assert main(["rubric", "check", str(risky)]) == 0  # valid: a warning, not an error
+    out = capsys.readouterr().out
+    assert f"{risky}:" in out and "main.thanks" in out and "'(a+)+$'" in out and "nested quantifiers" in out
+    assert "{4}" not in out  # a bounded repeat around a quantifier is no risk
+    assert main(["rubric", "check", str(DEFAULT_RUBRIC)]) == 0
+    assert "warning" not in capsys.readouterr().out

@@ -85,6 +85,8 @@ def cmd_check(args: argparse.Namespace) -> int:
         for issue in exc.issues:
             print(issue)
         return EXIT_FAIL
+    for warning in rubric.warnings():
+        print(f"{args.file}: warning: {warning}")
     print(f"{args.file}: ok: rubric {rubric.id!r} version {rubric.version}, "
           f"{len(rubric.criteria)} criteria in {len(rubric.sections)} sections")
     return EXIT_OK

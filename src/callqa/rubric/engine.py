@@ -14,11 +14,12 @@ from dataclasses import replace
 from functools import cached_property
 from typing import Any
 
+from callqa.errors import CallQAError
 from callqa.transcript import Segment, Transcript
 
 from .checks import REGISTRY, Evaluator
 from .flags import CriterionResult
-from .matchers import PhraseIndex, get_nlp, make_detector, normalize, tokens
+from .matchers import PhraseIndex, RegexTimeout, get_nlp, make_detector, normalize, tokens
 from .metrics import silent_gaps
 from .schema import AppliesIf, Criterion, Rubric, Window
 
@@ -168,9 +169,13 @@ class Engine:
         results = []
         for item in self.items:
             c = item.criterion
-            out = item.evaluator.evaluate(ctx, c)
+            try:
+                out = item.evaluator.evaluate(ctx, c)
+                applies = self._applies(ctx, item)
+            except RegexTimeout as exc:
+                raise CallQAError(f"{transcript.file}: criterion {c.id}: {exc}") from None
             status, flags, detail = out.status, out.flags, out.detail
-            if not self._applies(ctx, item):
+            if not applies:
                 # N/A: keep the evidence found (it is still true), drop "missing" findings
                 status, detail = "na", "does not apply to this call"
                 flags = [f for f in flags if f.text]
@@ -181,9 +186,12 @@ class Engine:
         if sc is not None:
             segs = ctx.scope(sc.speaker, None)
             words = sum(len(ctx.segments[i].text.split()) for i in segs)
-            service = bool(segs) and (words >= sc.words or bool(self.service_gate.find(ctx, segs)))
-            if service and self.not_service is not None:
-                service = not self.not_service.find(ctx, ctx.scope("any", None))
+            try:
+                service = bool(segs) and (words >= sc.words or bool(self.service_gate.find(ctx, segs)))
+                if service and self.not_service is not None:
+                    service = not self.not_service.find(ctx, ctx.scope("any", None))
+            except RegexTimeout as exc:
+                raise CallQAError(f"{transcript.file}: the rubric's service_call: {exc}") from None
         return results, service
 
 

@@ -19,7 +19,10 @@ import warnings
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING, Any, Iterable, Protocol, Sequence
 
+import regex
 from rapidfuzz import fuzz
+
+from callqa.errors import CallQAError
 
 from .schema import AnyCheck, PatternCheck, PhraseCheck, SemanticCheck
 
@@ -104,9 +107,36 @@ def _expand_to_words(text: str, a: int, b: int) -> tuple[int, int]:
     return a, b
 
 
-def _exclusion(phrases: list[str], regexes: Sequence[str] = ()) -> re.Pattern[str] | None:
+#: Seconds a rubric's own regexes may take on one utterance. A pattern that backtracks
+#: exponentially ("(a|a)+$" on "aaaa…b") fails that call, naming its criterion, instead of
+#: hanging the batch; ``re`` cannot be stopped, so the ``regex`` package runs them.
+REGEX_TIMEOUT_S = 1.0
+
+
+class RegexTimeout(CallQAError):
+    """A rubric regex ran out of its time on an utterance (the engine names the criterion)."""
+
+
+class BudgetedRegex:
+    """Regexes a rubric wrote (``shown``), matched as one pattern within REGEX_TIMEOUT_S."""
+
+    def __init__(self, pattern: str, shown: Sequence[str]):
+        self.pattern = regex.compile(pattern)
+        self.shown = ", ".join(map(repr, shown))
+
+    def finditer(self, text: str) -> list[Any]:
+        try:
+            return list(self.pattern.finditer(text, timeout=REGEX_TIMEOUT_S))
+        except TimeoutError:
+            raise RegexTimeout(f"regex {self.shown} took over {REGEX_TIMEOUT_S:g} s on one utterance; "
+                               "rewrite it so it cannot backtrack (no nested quantifiers such as (a+)+, "
+                               "no overlapping alternatives such as (a|a)+)") from None
+
+
+def _exclusion(phrases: list[str], regexes: Sequence[str] = ()) -> re.Pattern[str] | BudgetedRegex | None:
     alts = [trie_regex([normalize(v).split() for v in expand(ph)]) for ph in phrases]
-    alts += [f"(?:{r})" for r in regexes]
+    if regexes:
+        return BudgetedRegex("|".join(alts + [f"(?:{r})" for r in regexes]), regexes)
     return re.compile("|".join(alts)) if alts else None
 
 
@@ -183,7 +213,7 @@ def dedupe(hits: list[Hit]) -> list[Hit]:
     return kept
 
 
-def _drop_excluded(ctx: CallContext, hits: list[Hit], exclude: re.Pattern[str] | None) -> list[Hit]:
+def _drop_excluded(ctx: CallContext, hits: list[Hit], exclude: re.Pattern[str] | BudgetedRegex | None) -> list[Hit]:
     if exclude is None or not hits:
         return hits
     spans: dict[int, list[tuple[int, int]]] = {}
@@ -324,7 +354,7 @@ class PhraseDetector:
         self.phrases = [compile_phrase(p, cfg.fuzzy, cfg.min_fuzzy_chars) for p in cfg.phrases]
         self.det = index.register(self.phrases)
         # all regex entries in one pass over each segment
-        self.regex = re.compile("|".join(f"(?:{r})" for r in cfg.regex)) if cfg.regex else None
+        self.regex = BudgetedRegex("|".join(f"(?:{r})" for r in cfg.regex), cfg.regex) if cfg.regex else None
         self.exclude = _exclusion(cfg.exclude, cfg.exclude_regex)
 
     def prepare(self, ctx: CallContext, segs: list[int]) -> None:

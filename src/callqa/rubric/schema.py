@@ -50,12 +50,44 @@ class _Worded(_Counted):
 
 
 def _check_regex(values: list[str]) -> list[str]:
+    import regex  # the package that runs a rubric's regexes (with a time budget: rubric.matchers)
+
     for v in values:
         try:
-            re.compile(v)
-        except re.error as exc:
+            regex.compile(v)
+        except regex.error as exc:
             raise ValueError(f"invalid regular expression {v!r}: {exc}") from None
     return values
+
+
+def nests_quantifiers(pattern: str) -> bool:
+    """A repeat without an upper bound around a repeat of varying length (``(a+)+``,
+    ``(\\w+\\s?)*``): the shape that can backtrack exponentially when the text almost matches."""
+    from re import _constants as c, _parser  # the standard library's own parse of a pattern
+
+    def subpatterns(av: Any) -> Any:
+        for x in av if isinstance(av, (tuple, list)) else (av,):
+            if isinstance(x, _parser.SubPattern):
+                yield x
+            elif isinstance(x, (tuple, list)):
+                yield from subpatterns(x)
+
+    def varying(items: Any) -> bool:
+        return any((op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[0] != av[1])
+                   or any(varying(sub) for sub in subpatterns(av)) for op, av in items)
+
+    def nested(items: Any) -> bool:
+        for op, av in items:
+            if op in (c.MAX_REPEAT, c.MIN_REPEAT) and av[1] == c.MAXREPEAT and varying(av[2]):
+                return True
+            if any(nested(sub) for sub in subpatterns(av)):
+                return True
+        return False
+
+    try:
+        return nested(_parser.parse(pattern))
+    except (re.error, RecursionError, ValueError):  # the regex package's own syntax: no opinion
+        return False
 
 
 class PhraseCheck(_Worded):
@@ -363,6 +395,18 @@ class Section(_Model):
     weight: float = Field(ge=0)
 
 
+def _phrase_checks(model: Any) -> Any:
+    """Every phrase check inside a criterion: its check, nested checks, gates, confirmations."""
+    if isinstance(model, PhraseCheck):
+        yield model
+    if isinstance(model, BaseModel):
+        for name in type(model).model_fields:
+            yield from _phrase_checks(getattr(model, name))
+    elif isinstance(model, (list, tuple)):
+        for item in model:
+            yield from _phrase_checks(item)
+
+
 class Rubric(_Model):
     id: str
     name: str
@@ -398,6 +442,19 @@ class Rubric(_Model):
             if c.section not in seen:
                 out.append((("criteria", i, "section"),
                             f"unknown section {c.section!r}; sections: {', '.join(sorted(seen))}"))
+        return out
+
+    def warnings(self) -> list[str]:
+        """What is valid but risky: regexes that nest quantifiers (each gets a time budget per
+        utterance when scoring; see rubric.matchers)."""
+        out = []
+        for c in self.criteria:
+            for check in _phrase_checks(c):
+                for r in [*check.regex, *check.exclude_regex]:
+                    if nests_quantifiers(r):
+                        out.append(f"criterion {c.id}: regex {r!r} has nested quantifiers, which can take "
+                                   "exponential time on an utterance that almost matches; rewrite it without "
+                                   "the nesting (e.g. '(a+)+' as 'a+')")
         return out
 
     @model_validator(mode="after")
