@@ -255,6 +255,84 @@ def test_a_batch_killed_half_way_and_run_again_stores_every_file_exactly_once(tm
     assert query(url, "SELECT COUNT(*) FROM errors")[0][0] == 0
 
 
+def children(pid: int) -> set[int]:
+    """Live processes whose parent is ``pid`` (zombies, already dead, are not counted)."""
+    found = set()
+    for stat in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = stat.read_text().rsplit(")", 1)[1].split()
+        except (OSError, IndexError):
+            continue
+        if int(fields[1]) == pid and fields[0] != "Z":
+            found.add(int(stat.parent.name))
+    return found
+
+
+def alive(pids: set[int]) -> set[int]:
+    out = set()
+    for pid in pids:
+        try:
+            state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+        except OSError:
+            continue
+        if state != "Z":
+            out.add(pid)
+    return out
+
+
+def start_batch(folder: Path, url: str, workers: int, cache: Path) -> subprocess.Popen:
+    return subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(folder), "--db", url, "-j", str(workers)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(cache),
+                            start_new_session=True)
+
+
+def wait_for_workers(proc: subprocess.Popen, at_least: int) -> set[int]:
+    deadline = time.monotonic() + 120
+    while len(workers := children(proc.pid)) < at_least:
+        assert proc.poll() is None, "the batch ended before its workers were seen"
+        assert time.monotonic() < deadline, "no worker processes in 120 s"
+        time.sleep(0.01)
+    return workers
+
+
+def test_workers_die_when_the_batch_is_killed(tmp_path, whisper_cache):
+    """Issue 16, item 6: after kill -9 of `callqa score`, its workers lived on (PPID 1) for minutes."""
+    write_transcripts(tmp_path / "calls", 40)
+    proc = start_batch(tmp_path / "calls", f"sqlite:///{tmp_path / 'q.db'}", 2, whisper_cache)
+    workers: set[int] = set()
+    try:
+        workers = wait_for_workers(proc, 2)
+        time.sleep(1)  # the workers are at work (importing, scoring)
+        os.kill(proc.pid, signal.SIGKILL)  # the command only: a kill -9 passes nothing on
+        proc.wait()
+        deadline = time.monotonic() + 10
+        while alive(workers) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert not alive(workers), f"{len(alive(workers))} of {len(workers)} workers outlived the batch"
+    finally:
+        for pid in alive(workers):
+            os.kill(pid, signal.SIGKILL)
+        if proc.poll() is None:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+
+
+def test_workers_are_capped_at_the_files_and_cores(tmp_path, whisper_cache):
+    """Issue 16, item 19: `-j 40` on 3 files started 40 workers."""
+    write_transcripts(tmp_path / "calls", 3)
+    proc = start_batch(tmp_path / "calls", f"sqlite:///{tmp_path / 'q.db'}", 40, whisper_cache)
+    try:
+        seen = wait_for_workers(proc, 1)
+        deadline = time.monotonic() + 2  # a pool starts its workers together: watch a while
+        while time.monotonic() < deadline and proc.poll() is None:
+            seen |= children(proc.pid)
+            time.sleep(0.01)
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait()
+    assert 1 <= len(seen) <= min(3, os.cpu_count() or 1)
+
+
 # ----------------------------------------------------------------------------- two writers
 
 def test_two_batches_write_to_one_sqlite_file_at_once_without_locking_errors_or_lost_rows(tmp_path, whisper_cache):

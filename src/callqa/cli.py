@@ -218,10 +218,9 @@ def cmd_transcribe(args: argparse.Namespace) -> int:
         owners[target] = path
         targets[path] = target
     paths = list(targets)
-    workers = args.workspace.workers or min(len(paths), os.cpu_count() or 1)
     with progress_bar() as progress:
         task = progress.add_task("transcribing", total=len(paths))
-        for outcome in transcribe_many(paths, TranscribeSettings.of(args.workspace), workers=workers):
+        for outcome in transcribe_many(paths, TranscribeSettings.of(args.workspace), workers=args.workspace.workers):
             progress.advance(task)
             if outcome.error:
                 failures += 1

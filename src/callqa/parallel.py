@@ -2,11 +2,17 @@
 
 Results come back as they finish (not in input order). Each worker process loads its models
 once (the engines cache themselves per process), so a batch pays the load once per worker.
+There are never more workers than jobs or cores, and workers die with the process that
+started them, even after a ``kill -9`` of it.
 """
 
 from __future__ import annotations
 
 import os
+import signal
+import sys
+import threading
+import time
 from collections.abc import Callable, Iterable, Iterator
 from concurrent.futures import FIRST_COMPLETED, Future, ProcessPoolExecutor, wait
 from typing import Any, TypeVar
@@ -22,6 +28,12 @@ def default_workers() -> int:
     return os.cpu_count() or 1
 
 
+def worker_count(requested: int | None, jobs: int) -> int:
+    """Worker processes for ``jobs`` jobs: as many as requested (default: every core), but never
+    more than the jobs or the cores (more would only compete for them)."""
+    return max(1, min(requested or default_workers(), default_workers(), jobs))
+
+
 def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int = 1,
             executor: str | None = None) -> Iterator[T]:
     """Yield ``fn(*job)`` for every job, with ``workers`` processes or a ``dask://HOST:PORT`` cluster."""
@@ -32,7 +44,7 @@ def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int 
         for job in jobs:
             yield fn(*job)
         return
-    with ProcessPoolExecutor(max_workers=workers, initializer=_share_cores, initargs=(workers,)) as pool:
+    with ProcessPoolExecutor(max_workers=workers, initializer=_start_worker, initargs=(workers, os.getpid())) as pool:
         pending: set[Future[T]] = set()
         for job in jobs:
             pending.add(pool.submit(fn, *job))
@@ -44,9 +56,30 @@ def run_all(fn: Callable[..., T], jobs: Iterable[tuple[Any, ...]], workers: int 
             yield future.result()
 
 
-def _share_cores(workers: int) -> None:
-    """A worker's libraries use its share of the cores, not all of them each."""
+def _start_worker(workers: int, parent: int) -> None:
+    # A worker's libraries use its share of the cores, not all of them each.
     os.environ.setdefault("CALLQA_ENCODER_THREADS", str(max(1, default_workers() // workers)))
+    _die_with(parent)
+
+
+def _die_with(parent: int) -> None:
+    """End this worker when ``parent`` ends, however it ends (kill -9 passes nothing on): Linux
+    kills it at once (PR_SET_PDEATHSIG: strictly, when the parent's thread that started the pool
+    ends; ``run_all`` holds its pool inside one call, so that thread outlives it); elsewhere a
+    thread sees the worker handed to another parent."""
+    if sys.platform.startswith("linux"):
+        import ctypes
+
+        ctypes.CDLL(None, use_errno=True).prctl(1, signal.SIGKILL)  # 1: PR_SET_PDEATHSIG
+    else:
+        def watch() -> None:
+            while os.getppid() == parent:
+                time.sleep(1)
+            os._exit(1)
+
+        threading.Thread(target=watch, daemon=True, name="callqa-parent-watch").start()
+    if os.getppid() != parent:  # the parent ended before the signal was asked for
+        os._exit(1)
 
 
 def _as_done(pending: set[Future[T]]) -> Iterator[Future[T]]:

@@ -8,9 +8,7 @@ word given the speaker whose turn it falls in, and the agent picked by text cues
 
 from __future__ import annotations
 
-import os
 from collections.abc import Iterable, Iterator
-from concurrent.futures import ProcessPoolExecutor, as_completed
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
 
@@ -22,6 +20,7 @@ from callqa.audio import Audio, content_hash, decode, is_audio_file
 from callqa.cache import TranscriptCache, cache_key
 from callqa.errors import CallQAError
 from callqa.importers import is_transcript_file, load_transcript
+from callqa.parallel import default_workers, run_all, worker_count
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
 from callqa.workspace import Workspace
@@ -163,15 +162,10 @@ def _worker(path: Path, settings: TranscribeSettings) -> Outcome:
         return Outcome(path, error=f"{path}: unexpected {type(exc).__name__}: {exc}")
 
 
-def transcribe_many(paths: list[Path], settings: TranscribeSettings, workers: int = 1) -> Iterator[Outcome]:
-    """Transcribe files in ``workers`` processes (each loads the model once); yields as they finish."""
-    if workers <= 1 or len(paths) <= 1:
-        for path in paths:
-            yield _worker(path, settings)
-        return
-    threads = settings.threads or max(1, (os.cpu_count() or 1) // workers)
-    settings = replace(settings, threads=threads)
-    with ProcessPoolExecutor(max_workers=workers) as pool:
-        futures = [pool.submit(_worker, path, settings) for path in paths]
-        for future in as_completed(futures):
-            yield future.result()
+def transcribe_many(paths: list[Path], settings: TranscribeSettings, workers: int | None = 1) -> Iterator[Outcome]:
+    """Transcribe files in ``workers`` processes (None: every core; never more than files or
+    cores; each loads the model once); yields as they finish."""
+    workers = worker_count(workers, len(paths))
+    if workers > 1:
+        settings = replace(settings, threads=settings.threads or max(1, default_workers() // workers))
+    yield from run_all(_worker, ((path, settings) for path in paths), workers)

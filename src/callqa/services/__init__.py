@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 from callqa import storage
 from callqa.audio import content_hash
 from callqa.errors import CallQAError
-from callqa.parallel import default_workers, run_all
+from callqa.parallel import default_workers, run_all, worker_count
 from callqa.records import UNASSIGNED
 from callqa.redact import redact_message, redact_transcript
 from callqa.sidecar import AgentMapper, CallInfo
@@ -209,7 +209,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                     continue
                 yield absolute, transcription, rubric, version, ws.redact
 
-        workers = ws.workers or min(default_workers(), max(1, len(todo)))
+        workers = worker_count(ws.workers, len(todo))
         for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
             path, digest, info = todo[absolute]
             if error:
