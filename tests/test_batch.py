@@ -216,6 +216,43 @@ def test_a_dangling_symlink_inside_a_folder_is_recorded_as_a_failure(tmp_path, w
     assert [Path(f).name for (f,) in query(url, "SELECT file FROM errors")] == ["gone.ogg"]
 
 
+def hostile_transcripts(folder: Path) -> dict[Path, str]:
+    """Transcripts that raised instead of failing with a reason (issue 16, item 17):
+    {path: pattern the error must match}."""
+    folder.mkdir(parents=True, exist_ok=True)
+    opening = "Agent: Thank you for calling, how can I help?\nCustomer: My internet is down.\n"
+    cases = {
+        "nan.json": ('{"segments": [{"speaker": "agent", "start": NaN, "end": NaN, "text": "Hello, how can I help?"},'
+                     ' {"speaker": "customer", "start": 2, "end": Infinity, "text": "My internet is down."}]}',
+                     r"segments\[0\]\.start is NaN; times must be seconds"),
+        "deep.json": ('{"segments": [], "x": ' + "[" * 100_000 + "]" * 100_000 + "}",
+                      r"nested over \d+ levels deep"),
+        "long.txt": (opening + "Agent: " + "I do not know, we cannot do that. " * 30_000 + "\n",
+                     r"turn at 0:0\d is 1,0\d\d,\d\d\d characters long; callqa scores turns of up to 1,000,000"),
+    }
+    for name, (content, _) in cases.items():
+        (folder / name).write_text(content, encoding="utf-8")
+    return {folder / name: pattern for name, (_, pattern) in cases.items()}
+
+
+def test_hostile_transcripts_fail_with_a_reason_and_the_batch_goes_on(tmp_path, in_process, capsys):
+    """Issue 16, item 17: NaN times (TypeError), deeply nested JSON (RecursionError) and a
+    turn over 1M characters (spaCy E088, after minutes of matching) came out as "unexpected"."""
+    folder = tmp_path / "calls"
+    good = write_transcripts(folder, 1)
+    broken = hostile_transcripts(folder)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json"]) == 2
+    run = capsys.readouterr()
+    assert_each_stored_once(url, good)
+    errors = {Path(f): m for f, m in query(url, "SELECT file, message FROM errors")}
+    assert set(errors) == set(broken)
+    for path, pattern in broken.items():
+        assert errors[path].startswith(str(path)) and "unexpected" not in errors[path], errors[path]
+        assert re.search(pattern, errors[path]), errors[path]
+        assert errors[path] in run.err
+
+
 # ----------------------------------------------------------------------------- killed and rerun
 
 def test_a_batch_killed_half_way_and_run_again_stores_every_file_exactly_once(tmp_path, whisper_cache):

@@ -47,3 +47,12 @@ def test_bad_sidecar_and_pattern_are_clear_errors(tmp_path):
         AgentMapper().lookup(call)
     with pytest.raises(CallQAError, match="no {agent} field"):
         AgentMapper("{date}_{id}")
+
+
+def test_a_deeply_nested_calls_json_is_a_clear_error(tmp_path):
+    """Issue 16, item 17: json's RecursionError escaped the batch's error handling (a traceback)."""
+    call = tmp_path / "y.wav"
+    call.write_bytes(b"RIFF")
+    (tmp_path / "calls.json").write_text("[" * 100_000 + "]" * 100_000)
+    with pytest.raises(CallQAError, match="calls.json: cannot read the sidecar.*nested too deeply"):
+        AgentMapper().lookup(call)

