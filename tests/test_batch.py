@@ -253,6 +253,48 @@ def test_hostile_transcripts_fail_with_a_reason_and_the_batch_goes_on(tmp_path, 
         assert errors[path] in run.err
 
 
+SHORT_CALL = ("Agent: Thank you for calling Northwind Energy, my name is Dana. How can I help you today?\n"
+              "Customer: Hi, my internet is down again and I need it fixed.\n"
+              "Agent: I'm sorry about that, let me look into it for you right away.\n")
+
+
+def test_a_long_call_and_a_large_transcript_are_refused_naming_the_limit_and_how_to_raise_it(
+        tmp_path, in_process, capsys, monkeypatch):
+    """Issue 16, item 2 (and item 17's 1e21 s timestamp, which was scored): limits a user sees and
+    changes, by flag, environment or callqa.toml."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    (folder / "short.txt").write_text(SHORT_CALL, encoding="utf-8")
+    (folder / "big.txt").write_text(SHORT_CALL * 6_000)  # 1.3 MB
+    (folder / "forever.json").write_text(json.dumps({"segments": [
+        {"speaker": "agent", "start": 0, "end": 2, "text": "Thank you for calling Northwind Energy, how can I help?"},
+        {"speaker": "customer", "start": 1e21, "end": 1e21 + 2, "text": SHORT_CALL.splitlines()[1][10:]}]}))
+    shutil.copy(STEREO, folder / "stereo.ogg")  # 71 s
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+
+    defaults = ["score", str(folder / "short.txt"), str(folder / "forever.json"), "--db", url, "-j", "1"]
+    assert in_process(defaults) == 2  # the defaults: 240 minutes, 50 MB
+    capsys.readouterr()
+    assert [Path(f).name for (f,) in query(url, "SELECT file FROM errors")] == ["forever.json"]
+    assert "1.667e+19 minutes; the limit is 240 minutes (max-call-minutes)" in query(url, "SELECT message FROM errors")[0][0]
+
+    url = f"sqlite:///{tmp_path / 'limited.db'}"
+    monkeypatch.setenv("CALLQA_MAX_CALL_MINUTES", "1")
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--max-transcript-mb", "1"]) == 2
+    run = capsys.readouterr()
+    assert [Path(f).name for f, *_ in query(url, "SELECT file FROM calls")] == ["short.txt"]
+    errors = {Path(f).name: m for f, m in query(url, "SELECT file, message FROM errors")}
+    assert set(errors) == {"big.txt", "forever.json", "stereo.ogg"}
+    assert errors["big.txt"] == (f"{folder / 'big.txt'}: the transcript is 1.3 MB; the limit is 1 MB (max-transcript-mb). "
+                                 "To raise it: --max-transcript-mb N, $CALLQA_MAX_TRANSCRIPT_MB or "
+                                 "max-transcript-mb = N in callqa.toml")
+    assert re.fullmatch(re.escape(f"{folder / 'stereo.ogg'}: the recording is ") + r"1\.18\d minutes long; "
+                        + re.escape("the limit is 1 minute (max-call-minutes). To raise it: --max-call-minutes N, "
+                                    "$CALLQA_MAX_CALL_MINUTES or max-call-minutes = N in callqa.toml"),
+                        errors["stereo.ogg"]), errors["stereo.ogg"]
+    assert all(message in run.err for message in errors.values())
+
+
 # ----------------------------------------------------------------------------- killed and rerun
 
 def test_a_batch_killed_half_way_and_run_again_stores_every_file_exactly_once(tmp_path, whisper_cache):

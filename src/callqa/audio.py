@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 
 from callqa.errors import AudioError
+from callqa.workspace import LimitError
 
 SAMPLE_RATE = 16_000
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".wma"})
@@ -50,8 +51,10 @@ def content_hash(path: Path) -> str:
     return digest.hexdigest()
 
 
-def decode(path: str | Path) -> Audio:
-    """Decode ``path`` to float32 at 16 kHz, keeping its channels apart (at most two)."""
+def decode(path: str | Path, max_minutes: float | None = None) -> Audio:
+    """Decode ``path`` to float32 at 16 kHz, keeping its channels apart (at most two). A recording
+    over ``max_minutes`` fails before decoding when its header says how long it is, else as soon as
+    decoding passes the limit."""
     import av  # local import: PyAV is heavy to import and only needed here
 
     path = Path(path)
@@ -76,6 +79,12 @@ def decode(path: str | Path) -> Audio:
         if not streams:
             raise AudioError(f"{path}: has no audio stream")
         stream = streams[0]
+        declared = (float(stream.duration * stream.time_base) if stream.duration and stream.time_base
+                    else container.duration / av.time_base if container.duration else 0.0)
+        if max_minutes and declared > max_minutes * 60:
+            raise _too_long(path, declared, max_minutes)
+        max_samples = max_minutes * 60 * SAMPLE_RATE if max_minutes else float("inf")
+        decoded = 0
         n_in = stream.codec_context.channels or 1
         layout = "stereo" if n_in >= 2 else "mono"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
@@ -84,6 +93,9 @@ def decode(path: str | Path) -> Audio:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
                     chunks.append(out.to_ndarray())
+                    decoded += out.samples
+                if decoded > max_samples:  # a header that does not say, or lies
+                    raise _too_long(path, decoded / SAMPLE_RATE, max_minutes, "at least ")
             for out in resampler.resample(None):
                 chunks.append(out.to_ndarray())
         except (av.error.FFmpegError, ValueError) as exc:
@@ -97,3 +109,8 @@ def decode(path: str | Path) -> Audio:
     if channels.shape[1] < SAMPLE_RATE // 10:
         raise AudioError(f"{path}: shorter than 0.1 s; nothing to transcribe")
     return Audio(path=path, channels=channels, source_rate=int(source_rate))
+
+
+def _too_long(path: Path, seconds: float, max_minutes: float, at_least: str = "") -> LimitError:
+    return LimitError(path, f"the recording is {at_least}{LimitError.minutes(seconds / 60)} long", "max-call-minutes",
+                      LimitError.minutes(max_minutes))

@@ -189,6 +189,11 @@ def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--cache", action=argparse.BooleanOptionalAction,
                    help="read and write the transcript cache (default: on)")
     p.add_argument("-j", "--workers", type=int, metavar="N", help="worker processes (default: all cores)")
+    p.add_argument("--max-call-minutes", type=int, metavar="N",
+                   help="refuse a recording longer than N minutes, or a transcript whose times run past them "
+                        "(default: 240)")
+    p.add_argument("--max-transcript-mb", type=int, metavar="N",
+                   help="refuse a transcript file larger than N MB (default: 50)")
 
 
 def progress_bar() -> Progress:

@@ -23,7 +23,7 @@ from callqa.importers import is_transcript_file, load_transcript
 from callqa.parallel import default_workers, run_all, worker_count
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
-from callqa.workspace import Workspace
+from callqa.workspace import LimitError, Workspace
 
 # NB: callqa.asr is imported inside functions: importing this module loads no model.
 
@@ -42,13 +42,16 @@ class TranscribeSettings:
     company: str | None = None  # a company name the agent says, a cue for mono roles
     use_cache: bool = True
     threads: int = 0
+    max_call_minutes: int = 240
+    max_transcript_mb: int = 50
 
     @classmethod
     def of(cls, ws: Workspace) -> TranscribeSettings:
         """The transcription settings of a workspace."""
         return cls(engine=ws.engine, model=ws.model, beam_size=ws.beam_size, vad=ws.vad,
                    agent_channel=ws.agent_channel, mono_agent=ws.mono_agent, company=ws.company,
-                   use_cache=ws.cache)
+                   use_cache=ws.cache, max_call_minutes=ws.max_call_minutes,
+                   max_transcript_mb=ws.max_transcript_mb)
 
     def options(self):
         from callqa.asr import EngineOptions
@@ -64,20 +67,40 @@ def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeS
     """Transcribe one recording, or import a transcript file; raises CallQAError on bad input."""
     path = Path(path)
     if is_transcript_file(path):
-        return load_transcript(path)
+        return _imported(path, settings)
     if settings.agent_channel not in ("left", "right"):
         raise CallQAError(f"agent channel must be 'left' or 'right', not {settings.agent_channel!r}")
     digest = content_hash(path)
     cache = TranscriptCache(cache_dir() / "transcripts") if settings.use_cache else None
     key = cache_key(digest, *settings.key_parts())
     if cache and (hit := cache.get(key, str(path))):
+        _refuse_long(path, f"the recording is {LimitError.minutes(hit.duration / 60)} long", hit.duration, settings)
         return hit
-    audio = decode(path)
+    audio = decode(path, max_minutes=settings.max_call_minutes)
     transcript = _transcribe_audio(audio, settings)
     transcript = replace(transcript, extra={**transcript.extra, "sha256": digest})
     if cache:
         cache.put(key, transcript)
     return transcript
+
+
+def _imported(path: Path, settings: TranscribeSettings) -> Transcript:
+    """A transcript file, within the size and duration limits."""
+    try:
+        size = path.stat().st_size
+    except OSError:
+        size = 0  # the importer says what is wrong with the file
+    if size > settings.max_transcript_mb * 1_000_000:
+        raise LimitError(path, f"the transcript is {size / 1e6:.1f} MB", "max-transcript-mb",
+                         f"{settings.max_transcript_mb} MB")
+    transcript = load_transcript(path)
+    _refuse_long(path, f"its times run to {LimitError.minutes(transcript.duration / 60)}", transcript.duration, settings)
+    return transcript
+
+
+def _refuse_long(path: Path, what: str, seconds: float, settings: TranscribeSettings) -> None:
+    if seconds > settings.max_call_minutes * 60:
+        raise LimitError(path, what, "max-call-minutes", LimitError.minutes(settings.max_call_minutes))
 
 
 def _transcribe_audio(audio: Audio, settings: TranscribeSettings) -> Transcript:

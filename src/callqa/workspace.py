@@ -32,6 +32,24 @@ class ConfigError(CallQAError):
     """A config file or environment variable holds a value callqa cannot use; the message names it."""
 
 
+class LimitError(CallQAError):
+    """A file over a limit that the setting ``key`` sets: the message names the file, the limit and
+    how to raise it."""
+
+    def __init__(self, file: object, what: str, key: str, limit: str):
+        super().__init__(f"{file}: {what}; the limit is {limit} ({key}). To raise it: --{key} N, "
+                         f"${env_name(key)} or {key} = N in {CONFIG_FILE}")
+
+    @staticmethod
+    def minutes(n: float) -> str:
+        return f"{n:.4g} minute{'' if n == 1 else 's'}"
+
+
+def env_name(key: str) -> str:
+    """The environment variable of a setting: ``CALLQA_`` and the key in capitals, ``-`` as ``_``."""
+    return "CALLQA_" + key.upper().replace("-", "_")
+
+
 def _choice(*allowed: str) -> Callable[[Any], str]:
     def parse(value: Any) -> str:
         if value not in allowed:
@@ -79,6 +97,9 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     "vad": (_flag, True, False),
     "cache": (_flag, True, False),
     "workers": (_count(0), 0, False),  # 0: all cores
+    # limits: a file over one fails with its name, the limit and how to raise it
+    "max-call-minutes": (_count(1), 240, False),  # a recording's length, or an imported transcript's times
+    "max-transcript-mb": (_count(1), 50, False),  # an imported transcript's size
     "reviewer": (_text, None, False),  # None: the login name
 }
 
@@ -98,6 +119,8 @@ class Workspace:
     vad: bool = True
     cache: bool = True
     workers: int = 0
+    max_call_minutes: int = 240
+    max_transcript_mb: int = 50
     reviewer: str | None = None
     #: key → where its value came from ("--db", "$CALLQA_DB", a file, "default")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
@@ -129,7 +152,7 @@ def resolve(flags: Mapping[str, Any] | argparse.Namespace | None = None, *, cwd:
     layers: list[tuple[str, Mapping[str, Any], Path | None]] = [
         (f"--{key}", {key: flags[key]}, None) for key in SETTINGS if key in flags]
     for key in SETTINGS:
-        name = "CALLQA_" + key.upper().replace("-", "_")
+        name = env_name(key)
         if name in environ:
             layers.append((f"${name}", {key: environ[name]}, None))
     for path, table in config_files(cwd, environ):
