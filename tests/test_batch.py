@@ -631,6 +631,29 @@ def test_agents_come_from_the_sidecar_then_the_file_name_pattern(tmp_path, in_pr
         [("dana", 1), ("erin", 1), ("frank", 1)]  # the call nobody named is no agent's
 
 
+def test_a_sidecar_above_the_folder_named_is_not_read(tmp_path, in_process, capsys):
+    """Issue 16, item 18: a calls.csv two levels above the folder given assigned the agent, and a
+    bad date in it failed every file below."""
+    top = tmp_path / "archive"
+    batch = top / "2026" / "week46"
+    write_transcripts(batch, 2)
+    (top / "calls.csv").write_text("file,agent,date\n2026/week46/call_0000.json,zed,2026-11-02\n"
+                                   "2026/week46/call_0001.json,zed,not-a-date\n")
+    (batch / "calls.csv").write_text("file,agent,date\ncall_0000.json,dana,2026-11-03\n")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process(["score", str(batch), "--db", url, "-j", "1", "--format", "json"]) == 0
+    capsys.readouterr()
+    assert {Path(f).name: a for f, a in query(url, "SELECT c.file, a.name FROM calls c JOIN agents a "
+                                                   "ON a.id = c.agent_id")} == \
+        {"call_0000.json": "dana", "call_0001.json": "unassigned"}  # the folder named's own sidecar still counts
+    # a file named on its own: its folder is the root
+    (batch / "calls.csv").unlink()
+    write_transcripts(batch, 3, "solo")
+    assert in_process(["score", str(batch / "solo_0002.json"), "--db", url, "-j", "1", "--format", "json"]) == 0
+    assert [a for (a,) in query(url, "SELECT a.name FROM calls c JOIN agents a ON a.id = c.agent_id "
+                                     "WHERE c.file LIKE '%solo_0002.json'")] == ["unassigned"]
+
+
 def test_the_agents_table_fits_a_narrow_terminal_with_the_weakest_sections(tmp_path, in_process, capsys,
                                                                             monkeypatch):
     folder = tmp_path / "calls"

@@ -2,7 +2,8 @@
 
 Sidecars: a ``calls.csv`` (columns ``file,agent,date``; more are ignored) or ``calls.json``
 (a list of ``{"file", "agent", "date"}``) in the recording's folder or any folder above it,
-up to the folder the batch was started on. File names in a sidecar are relative to it.
+up to the folder the batch was started on (for a file named on its own, its folder; without
+roots, up to a git checkout's top). File names in a sidecar are relative to it.
 Pattern: e.g. ``{agent}_{date}_{id}`` matched against the file name without its suffix, or
 ``{agent}_{date}_{id}.wav`` against the whole name;
 ``{date}`` is YYYY-MM-DD or YYYYMMDD; ``{id}`` and ``{*}`` match anything.
@@ -13,6 +14,7 @@ from __future__ import annotations
 import csv
 import json
 import re
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from functools import lru_cache
@@ -32,13 +34,23 @@ class CallInfo:
 
 
 class AgentMapper:
-    def __init__(self, pattern: str | None = None, agent: str | None = None) -> None:
+    def __init__(self, pattern: str | None = None, agent: str | None = None,
+                 roots: Iterable[str | Path] | None = None) -> None:
+        """``roots``: the files and folders the batch was started on; no sidecar above them is read."""
         self._agent = agent
         self._pattern = compile_pattern(pattern) if pattern else None
+        self._roots = None if roots is None else [
+            Path(r).resolve() if Path(r).is_dir() else Path(r).resolve().parent for r in roots]
+
+    def _root(self, path: Path) -> Path | None:
+        if self._roots is None:
+            return None
+        return max((r for r in self._roots if path.is_relative_to(r)), key=lambda r: len(r.parts), default=path.parent)
 
     def lookup(self, path: Path) -> CallInfo:
         fallback_date = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
-        row = _sidecar_row(path.resolve())
+        resolved = path.resolve()
+        row = _sidecar_row(resolved, self._root(resolved))
         if self._agent:  # --agent wins for the agent; a sidecar can still give the date
             return CallInfo(self._agent, (row or {}).get("date") or fallback_date, "option")
         if row and row.get("agent"):
@@ -82,7 +94,7 @@ def _parse_date(text: str | None, where: Path) -> date | None:
     raise CallQAError(f"{where}: cannot read the date {text!r}; use YYYY-MM-DD")
 
 
-def _sidecar_row(path: Path) -> dict | None:
+def _sidecar_row(path: Path, root: Path | None) -> dict | None:
     for folder in path.parents:
         for name in SIDECAR_NAMES:
             table = _load_sidecar(folder / name)
@@ -90,7 +102,7 @@ def _sidecar_row(path: Path) -> dict | None:
                 rel = path.relative_to(folder).as_posix()
                 if rel in table:
                     return table[rel]
-        if (folder / ".git").exists():
+        if folder == root or (folder / ".git").exists():
             break
     return None
 

@@ -159,7 +159,8 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
     ``agent``, a sidecar or the name pattern names them."""
     rubric = load_rubric(ws.rubric)  # a bad rubric stops here, before any work
     version = rubric_version(rubric)
-    mapper = AgentMapper(ws.name_pattern, agent)
+    paths = list(paths)
+    mapper = AgentMapper(ws.name_pattern, agent, roots=paths)
     inputs = find_inputs(paths)
     if on_total:
         on_total(len(inputs))
