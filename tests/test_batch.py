@@ -820,6 +820,20 @@ def test_fail_under_exits_1_and_still_stores(tmp_path, in_process, capsys):
                        str(min(scores))]) == 0
 
 
+@pytest.mark.parametrize("command", ["score", "transcribe"])
+def test_a_folder_with_nothing_to_score_is_an_error(command, tmp_path, in_process, capsys):
+    """Issue 16, item 15: `score` on an empty folder said "scored 0", exit 0; `transcribe` an error."""
+    empty, other = tmp_path / "empty", tmp_path / "notes"
+    empty.mkdir()
+    other.mkdir()
+    (other / "minutes.pdf").write_bytes(b"%PDF-1.4")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    assert in_process([command, str(empty), str(other), *(["--db", url] if command == "score" else [])]) == 2
+    run = capsys.readouterr()
+    assert f"error: no recordings or transcripts found in {empty}, {other}" in " ".join(run.err.split())
+    assert "scored 0" not in run.out + run.err
+
+
 def test_a_bad_rubric_exits_2_naming_file_and_line_before_any_work(tmp_path, whisper_cache):
     write_transcripts(tmp_path / "calls", 2)
     rubric = edited_rubric(tmp_path / "bad.yaml", "hold", -5)

@@ -204,10 +204,7 @@ def progress_bar() -> Progress:
 def cmd_transcribe(args: argparse.Namespace) -> int:
     from callqa.transcribe import TranscribeSettings, named_inputs, transcribe_many
 
-    named = named_inputs(args.files)
-    if not named:
-        err.print("[red]error:[/] no recordings or transcripts found in " + ", ".join(map(shown, args.files)))
-        return EXIT_ERROR
+    named = named_inputs(args.files)  # none: an error
     failures = 0
     # -o: OUT/<the file's path under the folder given>.json (a/call.txt -> OUT/a/call.txt.json); two
     # inputs with one output name fail rather than one transcript overwriting the other

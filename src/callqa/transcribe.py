@@ -16,10 +16,10 @@ import numpy as np
 
 from callqa import roles
 from callqa.cache import cache_dir
-from callqa.audio import Audio, content_hash, decode, is_audio_file
+from callqa.audio import AUDIO_SUFFIXES, Audio, content_hash, decode, is_audio_file
 from callqa.cache import TranscriptCache, cache_key
 from callqa.errors import CallQAError
-from callqa.importers import is_transcript_file, load_transcript
+from callqa.importers import TRANSCRIPT_SUFFIXES, is_transcript_file, load_transcript
 from callqa.parallel import default_workers, run_all, worker_count
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
@@ -148,13 +148,15 @@ def is_input_file(path: Path) -> bool:
 
 
 def find_inputs(paths: Iterable[str | Path]) -> list[Path]:
-    """Files named, plus recordings and transcripts found under folders named (recursively)."""
+    """Files named, plus recordings and transcripts found under folders named (recursively);
+    none at all is an error."""
     return [path for path, _ in named_inputs(paths)]
 
 
 def named_inputs(paths: Iterable[str | Path]) -> list[tuple[Path, PurePath]]:
     """``find_inputs`` with each file's name under the folder it was found in (a file named
     itself: its name), e.g. ``a/call.txt``: what ``transcribe -o`` names its output after."""
+    paths = list(paths)
     found: list[tuple[Path, PurePath]] = []
     for raw in paths:
         path = Path(raw)
@@ -165,6 +167,10 @@ def named_inputs(paths: Iterable[str | Path]) -> list[tuple[Path, PurePath]]:
                 and p.name not in SIDECAR_NAMES and is_input_file(p)))
         else:
             found.append((path, PurePath(path.name)))
+    if not found:
+        raise CallQAError(f"no recordings or transcripts found in {', '.join(map(str, paths))}; callqa reads "
+                          f"audio ({', '.join(sorted(AUDIO_SUFFIXES))}) and transcripts "
+                          f"({', '.join(sorted(TRANSCRIPT_SUFFIXES))})")
     return found
 
 
