@@ -295,6 +295,24 @@ def test_a_long_call_and_a_large_transcript_are_refused_naming_the_limit_and_how
     assert all(message in run.err for message in errors.values())
 
 
+def test_a_fifo_or_a_device_is_refused_not_read_forever(tmp_path, whisper_cache):
+    """Issue 16, item 14: a FIFO or /dev/zero given as input hung the batch."""
+    good = write_transcripts(tmp_path / "calls", 1)
+    fifos = [tmp_path / "pipe.txt", tmp_path / "pipe.wav"]
+    for fifo in fifos:
+        os.mkfifo(fifo)
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    run = callqa("score", *fifos, "/dev/zero", *good, "--db", url, "-j", "1", cache=whisper_cache, timeout=120)
+    assert run.returncode == 2, run.stderr
+    assert_each_stored_once(url, good)
+    errors = dict(query(url, "SELECT file, message FROM errors"))
+    assert errors == {str(fifos[0]): f"{fifos[0]}: is a named pipe, not a file; give a recording or transcript file",
+                      str(fifos[1]): f"{fifos[1]}: is a named pipe, not a file; give a recording or transcript file",
+                      "/dev/zero": "/dev/zero: is a device, not a file; give a recording or transcript file"}
+    run = callqa("transcribe", fifos[0], "/dev/zero", cache=whisper_cache, timeout=120)
+    assert run.returncode == 2 and "is a named pipe" in run.stderr and "is a device" in run.stderr
+
+
 # ----------------------------------------------------------------------------- killed and rerun
 
 def test_a_batch_killed_half_way_and_run_again_stores_every_file_exactly_once(tmp_path, whisper_cache):

@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import hashlib
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from callqa.errors import AudioError
+from callqa.errors import AudioError, CallQAError
 from callqa.workspace import LimitError
 
 SAMPLE_RATE = 16_000
@@ -39,9 +41,22 @@ def is_audio_file(path: Path) -> bool:
     return path.suffix.lower() in AUDIO_SUFFIXES
 
 
+def refuse_special_file(path: Path) -> None:
+    """A named pipe or a device would be read forever (or block until a writer comes): only
+    regular files are inputs. A missing or unreadable file is left to the reader's error."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return
+    if not stat.S_ISREG(mode) and not stat.S_ISDIR(mode):
+        kind = "a named pipe" if stat.S_ISFIFO(mode) else "a socket" if stat.S_ISSOCK(mode) else "a device"
+        raise CallQAError(f"{path}: is {kind}, not a file; give a recording or transcript file")
+
+
 def content_hash(path: Path) -> str:
     """SHA-256 of the file's bytes: the key of a recording whatever its name."""
     digest = hashlib.sha256()
+    refuse_special_file(path)
     try:
         with open(path, "rb") as fh:
             for block in iter(lambda: fh.read(1 << 20), b""):

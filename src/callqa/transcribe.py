@@ -16,7 +16,7 @@ import numpy as np
 
 from callqa import roles
 from callqa.cache import cache_dir
-from callqa.audio import AUDIO_SUFFIXES, Audio, content_hash, decode, is_audio_file
+from callqa.audio import AUDIO_SUFFIXES, Audio, content_hash, decode, is_audio_file, refuse_special_file
 from callqa.cache import TranscriptCache, cache_key
 from callqa.errors import CallQAError
 from callqa.importers import TRANSCRIPT_SUFFIXES, is_transcript_file, load_transcript
@@ -66,6 +66,7 @@ class TranscribeSettings:
 def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeSettings()) -> Transcript:
     """Transcribe one recording, or import a transcript file; raises CallQAError on bad input."""
     path = Path(path)
+    refuse_special_file(path)
     if is_transcript_file(path):
         return _imported(path, settings)
     if settings.agent_channel not in ("left", "right"):
