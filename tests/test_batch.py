@@ -430,6 +430,44 @@ def test_workers_are_capped_at_the_files_and_cores(tmp_path, whisper_cache):
     assert 1 <= len(seen) <= min(3, os.cpu_count() or 1)
 
 
+@pytest.fixture
+def immutable(tmp_path):
+    """chattr +i on paths (root cannot be kept out of a file by its mode); undone at the end."""
+    made: list[Path] = []
+
+    def make(*paths: Path) -> None:
+        for path in paths:
+            if subprocess.run(["chattr", "+i", str(path)], capture_output=True).returncode:
+                pytest.skip("chattr +i is not allowed here")
+            made.append(path)
+    yield make
+    for path in made:
+        subprocess.run(["chattr", "-i", str(path)])
+
+
+@pytest.mark.parametrize("what", ["file", "folder"])
+def test_a_read_only_database_can_be_read_and_scoring_into_it_fails_before_any_work(what, tmp_path, immutable):
+    """Issue 16, item 16: a read-only database broke even `callqa agents`; an immutable one crashed
+    after transcribing, with a raw SQLAlchemy traceback."""
+    folder = tmp_path / "db"
+    folder.mkdir()
+    db = folder / "q.db"
+    cache = tmp_path / "cache"
+    write_transcripts(tmp_path / "calls", 1)
+    assert callqa("score", tmp_path / "calls", "--db", db, "--agent", "dana", "-j", "1", cache=cache).returncode == 0
+    immutable(db, *([folder] if what == "folder" else []))
+
+    run = callqa("agents", "--db", db, "--format", "json", cache=cache)
+    assert run.returncode == 0, run.stderr
+    assert [(a["agent"], a["calls"]) for a in json.loads(run.stdout)] == [("dana", 1)]
+
+    shutil.copy(STEREO, tmp_path / "new.ogg")
+    run = callqa("score", tmp_path / "new.ogg", "--db", db, "-j", "1", cache=cache)
+    assert run.returncode == 2 and "Traceback" not in run.stderr, run.stderr
+    assert f"cannot write to the database {db}" in " ".join(run.stderr.split()), run.stderr
+    assert not list((cache / "transcripts").glob("*")), "it transcribed before finding it cannot store"
+
+
 # ----------------------------------------------------------------------------- two writers
 
 def test_two_batches_write_to_one_sqlite_file_at_once_without_locking_errors_or_lost_rows(tmp_path, whisper_cache):

@@ -162,6 +162,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
     paths = list(paths)
     mapper = AgentMapper(ws.name_pattern, agent, roots=paths)
     inputs = find_inputs(paths)
+    storage.check_writable(open_database(ws.db))  # a read-only database fails here, not after Whisper
     if on_total:
         on_total(len(inputs))
     summary = BatchSummary()
@@ -231,6 +232,7 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
     already scored with this rubric version are skipped unless ``rescore``."""
     rubric = load_rubric(ws.rubric)
     version = rubric_version(rubric)
+    storage.check_writable(open_database(ws.db))
     summary = BatchSummary()
     with session_for(ws.db) as session:
         if on_total:

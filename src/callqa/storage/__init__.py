@@ -6,7 +6,7 @@
         summaries = agent_summaries(session)
 """
 
-from callqa.storage.db import StorageError, connect, database_url, migrate, safe_url, write_transaction
+from callqa.storage.db import StorageError, check_writable, connect, database_url, migrate, safe_url, write_transaction
 from callqa.records import (
     AgentSummary,
     CallSummary,
@@ -47,7 +47,7 @@ __all__ = [
     "export_rows", "export_sections",
     "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
-    "connect", "count_calls", "count_unredacted", "database_url", "get_call", "is_scored", "list_calls", "list_errors",
-    "migrate", "record_error", "redact_stored", "safe_url", "save_scored_call", "stored_transcript",
-    "write_transaction",
+    "check_writable", "connect", "count_calls", "count_unredacted", "database_url", "get_call", "is_scored",
+    "list_calls", "list_errors", "migrate", "record_error", "redact_stored", "safe_url", "save_scored_call",
+    "stored_transcript", "write_transaction",
 ]

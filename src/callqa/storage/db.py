@@ -171,9 +171,7 @@ def connect(url: str, **engine_options: Any) -> Engine:
         _create_private(parsed)
     try:
         if backend == "sqlite":
-            engine = create_engine(parsed, **engine_options)
-            event.listen(engine, "connect", _on_sqlite_connect)
-            event.listen(engine, "begin", _on_sqlite_begin)
+            engine = _sqlite_engine(parsed, **engine_options)
         else:
             engine_options.setdefault("pool_pre_ping", True)
             engine_options["connect_args"] = _pg_timeouts(parsed) | engine_options.get("connect_args", {})
@@ -186,8 +184,54 @@ def connect(url: str, **engine_options: Any) -> Engine:
             conn.execute(text("SELECT 1"))
     except (OperationalError, SQLAlchemyError, OSError) as exc:
         engine.dispose()
+        if backend == "sqlite" and (read_only := _read_only_sqlite(parsed, **engine_options)) is not None:
+            return read_only
         raise _open_error(parsed, exc) from None
     return engine
+
+
+def _sqlite_engine(url: URL, **engine_options: Any) -> Engine:
+    engine = create_engine(url, **engine_options)
+    event.listen(engine, "connect", _on_sqlite_connect)
+    event.listen(engine, "begin", _on_sqlite_begin)
+    return engine
+
+
+def _read_only_sqlite(url: URL, **engine_options: Any) -> Engine | None:
+    """A SQLite file that cannot be opened for writing (nor its WAL index made: a read-only folder),
+    opened read-only and immutable instead, so that commands that only read work; a write fails
+    (``check_writable`` says so before a batch starts). None: not an existing file, or unreadable."""
+    import sqlite3
+
+    if not url.database or url.database == ":memory:" or not Path(url.database).is_file():
+        return None
+    uri = Path(url.database).resolve().as_uri() + "?mode=ro&immutable=1"
+    engine = _sqlite_engine(url, creator=lambda: sqlite3.connect(uri, uri=True, check_same_thread=False),
+                            **engine_options)
+    try:
+        with engine.connect() as conn:
+            conn.execute(text("SELECT 1"))
+    except (SQLAlchemyError, OSError):
+        engine.dispose()
+        return None
+    return engine
+
+
+def check_writable(engine: Engine) -> None:
+    """Fail before any work when nothing could be stored (a read-only file, folder or server):
+    a write to Alembic's own table, rolled back."""
+    try:
+        with engine.connect().execution_options(**{BEGIN_OPTION: "IMMEDIATE"}) as conn:
+            with conn.begin() as transaction:
+                conn.execute(text("UPDATE alembic_version SET version_num = version_num"))
+                transaction.rollback()
+    except SQLAlchemyError as exc:
+        url = engine.url
+        reason = _scrub(str(getattr(exc, "orig", None) or exc).strip().splitlines()[0], url)
+        where = url.database if url.get_backend_name() == "sqlite" else safe_url(url)
+        raise StorageError(f"cannot write to the database {where}: {reason}. Scoring stores every call: make "
+                           "the database (for SQLite, the file and its folder) writable, or choose another "
+                           f"with --db or ${ENV_VAR}.") from None
 
 
 @contextmanager
