@@ -468,6 +468,25 @@ def test_a_read_only_database_can_be_read_and_scoring_into_it_fails_before_any_w
     assert not list((cache / "transcripts").glob("*")), "it transcribed before finding it cannot store"
 
 
+def test_a_rerun_replaces_a_failing_files_error_instead_of_adding_one(tmp_path, in_process, capsys):
+    """Issue 16, item 20: each rerun added another error row per failing file."""
+    folder = tmp_path / "calls"
+    good = write_transcripts(folder, 1)
+    (folder / "broken.json").write_text('{"segments": [')
+    (folder / "untagged.txt").write_text("no speaker here\n")
+    url = f"sqlite:///{tmp_path / 'q.db'}"
+    for _ in range(3):
+        assert in_process(["score", str(folder), "--db", url, "-j", "1"]) == 2
+    capsys.readouterr()
+    assert_each_stored_once(url, good)
+    assert sorted((Path(f).name, n) for f, n in query(url, "SELECT file, COUNT(*) FROM errors GROUP BY file")) == \
+        [("broken.json", 1), ("untagged.txt", 1)]
+    (folder / "broken.json").write_text('{"segments": "none"}')  # another fault: the row says the latest one
+    assert in_process(["score", str(folder), "--db", url, "-j", "1"]) == 2
+    assert [m for f, m in query(url, "SELECT file, message FROM errors") if f.endswith("broken.json")] == \
+        [f'{folder / "broken.json"}: not a callqa transcript: expected an object with a "segments" list']
+
+
 # ----------------------------------------------------------------------------- two writers
 
 def test_two_batches_write_to_one_sqlite_file_at_once_without_locking_errors_or_lost_rows(tmp_path, whisper_cache):

@@ -445,11 +445,17 @@ def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag
 
 
 def record_error(session: Session, file: str, content_hash: str | None, message: str) -> None:
-    """Record a file that could not be scored (the batch goes on). NUL characters are dropped:
-    PostgreSQL cannot store them."""
+    """Record a file that could not be scored (the batch goes on), in place of what an earlier run
+    recorded for that file or content: one row per failing file, saying what is wrong now.
+    NUL characters are dropped: PostgreSQL cannot store them."""
+    file = str(file).replace("\x00", "")
+    errors = ErrorRow.__table__
+    same = errors.c.file == file if content_hash is None else or_(errors.c.file == file,
+                                                                   errors.c.content_hash == content_hash)
     with write_transaction(session):
-        session.execute(ErrorRow.__table__.insert().values(
-            file=str(file).replace("\x00", ""), content_hash=content_hash, message=str(message).replace("\x00", "")))
+        session.execute(delete(errors).where(same))
+        session.execute(errors.insert().values(file=file, content_hash=content_hash,
+                                               message=str(message).replace("\x00", "")))
 
 
 # --------------------------------------------------------------------------- reads
