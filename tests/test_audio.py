@@ -99,3 +99,23 @@ def test_content_hash_ignores_the_name(tmp_path):
     b = tmp_path / "renamed ünïcode.wav"
     b.write_bytes(a.read_bytes())
     assert content_hash(a) == content_hash(b)
+
+
+def test_decoding_holds_a_long_call_once(tmp_path):
+    """Issue 16, item 13: decoding held a call twice over (its pieces, then the pieces joined):
+    4 hours of silence peaked at 1.9 GB for a 0.9 GB array. Measured in a fresh process."""
+    import subprocess
+    import sys
+
+    path = write_audio(tmp_path / "silence.flac", np.zeros((1, 30 * 60 * 8000), dtype=np.float32), 8000)
+    # the peak of this process's memory (VmHWM: ru_maxrss would count the parent's, kept across exec)
+    probe = ("import re, sys, av, numpy\n"
+             "from callqa.audio import decode\n"
+             "peak = lambda: int(re.search(r'VmHWM:\\s+(\\d+)', open('/proc/self/status').read())[1]) * 1024\n"
+             "before = peak()\n"
+             "audio = decode(sys.argv[1])\n"
+             "print(peak() - before, audio.channels.nbytes)\n")
+    grew, held = map(int, subprocess.run([sys.executable, "-c", probe, str(path)], capture_output=True, text=True,
+                                         check=True).stdout.split())
+    assert held == 30 * 60 * SAMPLE_RATE * 4
+    assert grew < 1.4 * held, f"decoding 30 minutes grew the process by {grew / held:.2f}x the call's samples"

@@ -99,31 +99,47 @@ def decode(path: str | Path, max_minutes: float | None = None) -> Audio:
         if max_minutes and declared > max_minutes * 60:
             raise _too_long(path, declared, max_minutes)
         max_samples = max_minutes * 60 * SAMPLE_RATE if max_minutes else float("inf")
-        decoded = 0
         n_in = stream.codec_context.channels or 1
         layout = "stereo" if n_in >= 2 else "mono"
         resampler = av.AudioResampler(format="fltp", layout=layout, rate=SAMPLE_RATE)
-        chunks: list[np.ndarray] = []
+        samples = _Samples(2 if n_in >= 2 else 1, int(min(declared * SAMPLE_RATE, max_samples)) + SAMPLE_RATE)
         try:
             for frame in container.decode(stream):
                 for out in resampler.resample(frame):
-                    chunks.append(out.to_ndarray())
-                    decoded += out.samples
-                if decoded > max_samples:  # a header that does not say, or lies
-                    raise _too_long(path, decoded / SAMPLE_RATE, max_minutes, "at least ")
+                    samples.add(out.to_ndarray())
+                if samples.n > max_samples:  # a header that does not say, or lies
+                    raise _too_long(path, samples.n / SAMPLE_RATE, max_minutes, "at least ")
             for out in resampler.resample(None):
-                chunks.append(out.to_ndarray())
+                samples.add(out.to_ndarray())
         except (av.error.FFmpegError, ValueError) as exc:
-            if not chunks:
+            if not samples.n:
                 raise AudioError(f"{path}: the audio data is corrupt ({exc}); re-export the recording") from exc
             # A truncated tail: keep what decoded, as players do.
         source_rate = stream.codec_context.sample_rate or SAMPLE_RATE
-    if not chunks:
+    if not samples.n:
         raise AudioError(f"{path}: contains no audio samples (zero length)")
-    channels = np.concatenate(chunks, axis=1).astype(np.float32, copy=False)
+    channels = samples.data[:, :samples.n]
     if channels.shape[1] < SAMPLE_RATE // 10:
         raise AudioError(f"{path}: shorter than 0.1 s; nothing to transcribe")
     return Audio(path=path, channels=channels, source_rate=int(source_rate))
+
+
+class _Samples:
+    """Decoded samples written into one array sized from the header (grown when it says less or
+    nothing): a call is held once, not once in pieces and again joined (half the peak)."""
+
+    def __init__(self, channels: int, expected: int):
+        self.data = np.empty((channels, expected), dtype=np.float32)  # pages not written cost nothing
+        self.n = 0
+
+    def add(self, block: np.ndarray) -> None:
+        end = self.n + block.shape[1]
+        if end > self.data.shape[1]:
+            grown = np.empty((self.data.shape[0], max(end, 2 * self.data.shape[1])), dtype=np.float32)
+            grown[:, :self.n] = self.data[:, :self.n]
+            self.data = grown
+        self.data[:, self.n:end] = block
+        self.n = end
 
 
 def _too_long(path: Path, seconds: float, max_minutes: float, at_least: str = "") -> LimitError:
