@@ -242,7 +242,10 @@ def test_hostile_transcripts_fail_with_a_reason_and_the_batch_goes_on(tmp_path, 
     good = write_transcripts(folder, 1)
     broken = hostile_transcripts(folder)
     url = f"sqlite:///{tmp_path / 'q.db'}"
-    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json"]) == 2
+    # the long turn's estimated times (2.5 words a second) pass the default call-length limit (item 2)
+    # first: raised here, so that the turn-length check itself is what refuses it
+    assert in_process(["score", str(folder), "--db", url, "-j", "1", "--format", "json",
+                       "--max-call-minutes", "2000"]) == 2
     run = capsys.readouterr()
     assert_each_stored_once(url, good)
     errors = {Path(f): m for f, m in query(url, "SELECT file, message FROM errors")}

@@ -195,7 +195,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                     _fail(session, emit, str(path), digest, str(exc), ws.redact)
                     continue
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric, version, ws.company)
+                      rubric, version, ws.company, ws.redact)
                 continue
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
@@ -218,7 +218,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 _fail(session, emit, str(path), digest, error, ws.redact)
             else:
                 _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
-                      version, ws.company)
+                      version, ws.company, ws.redact)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary
@@ -273,7 +273,7 @@ def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, ve
 
 
 def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
-          rubric: Rubric, version: str, company: str | None) -> None:
+          rubric: Rubric, version: str, company: str | None, redact: bool) -> None:
     if not result.service_call:  # reported with the reason, not stored as a scored call
         message = _not_service(transcript.file)
         storage.record_error(session, transcript.file, digest, message)
@@ -284,7 +284,7 @@ def _save(session: Session, emit, status: str, transcript: Transcript, result: C
         call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
                                            content_hash=digest, rubric_id=rubric.id, rubric_version=version)
     except storage.StorageError as exc:  # data the database cannot hold: this file fails, the batch goes on
-        _fail(session, emit, transcript.file, digest, str(exc))
+        _fail(session, emit, transcript.file, digest, str(exc), redact)
         return
     emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
 
