@@ -120,10 +120,14 @@ def _message(err: dict[str, Any]) -> str:
 
 def parse_rubric(text: str, file: str = "<rubric>") -> Rubric:
     try:
-        root = yaml.compose(text)
-        if root is not None:
-            _refuse_alias_bombs(root, file)
-        data = yaml.safe_load(text)
+        loader = yaml.SafeLoader(text)  # parsed once: the node tree gives the lines, then the data
+        try:
+            root = loader.get_single_node()
+            if root is not None:
+                _refuse_alias_bombs(root, file)
+            data = loader.construct_document(root) if root is not None else None
+        finally:
+            loader.dispose()
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         raise RubricError([RubricIssue(file, mark.line + 1 if mark else None, "",
