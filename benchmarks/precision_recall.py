@@ -6,6 +6,7 @@
 ``--heldout``: the blind held-out sets (``tests/data/labelled/blind_utterances_*heldout.csv``, never
 tuned on), per set and pooled per category, against their writer's labels (``labels``) and the
 labels most of their three independent labellers gave (``agreed``; see that folder's README).
+A held-out row whose text (case and spacing aside) is also in a tune file is left out.
 
 Each utterance is scored as a one-turn call by the agent (0–4 s). The predicted labels are
 the (category, polarity) pairs of the flags carrying matched words — evidence in the
@@ -93,6 +94,11 @@ def figures(c: Counter[str]) -> tuple[float, float]:
 
 
 HELDOUT = sorted((ROOT / "tests" / "data" / "labelled").glob("blind_utterances*_heldout.csv"))
+TUNE = sorted((ROOT / "src" / "callqa" / "rubric" / "labelled").glob("*.csv"))
+
+
+def _key(text: str) -> str:
+    return " ".join(text.lower().split())
 
 
 def heldout(rubric: Rubric) -> None:
@@ -101,8 +107,12 @@ def heldout(rubric: Rubric) -> None:
 
     columns = ("labels", "agreed")
     pooled = {col: {} for col in columns}
+    tuned = {_key(r.text) for path in TUNE for r in cal.read_labelled(path)}
     for path in HELDOUT:
-        tables = {col: cal.read_labelled(path, col) for col in columns}
+        tables = {col: [r for r in cal.read_labelled(path, col) if _key(r.text) not in tuned] for col in columns}
+        dropped = len(cal.read_labelled(path)) - len(tables["labels"])
+        if dropped:
+            print(f"{path.name}: {dropped} rows left out, their text is in a tune file")
         rows = tables["labels"]
         evidence = cal.collect(rows, rubric)
         for col, table in tables.items():

@@ -287,3 +287,24 @@ def test_a_retrained_encoder_never_reads_the_vectors_cached_for_the_one_before(t
     # the embedding cache is keyed by the id, and the id by the weights file's bytes
     assert TunedMiniLMEncoder.ID.endswith(file_digest(TunedMiniLMEncoder.TUNED))
     assert file_digest(other) != file_digest(TunedMiniLMEncoder.TUNED)
+
+
+def test_a_trained_check_judges_its_own_examples_as_its_author_wrote_them() -> None:
+    """A classifier can disagree with the examples it learnt from ("You've charged me twice."
+    scored 0.41 on the service gate, under its 0.45); a sentence that is one of a check's
+    ``like`` examples matches, one of its ``unlike`` examples does not, in every trained check
+    of the default rubric, and calibrate sees the same score."""
+    from callqa.rubric.calibrate import _semantic_checks
+    from callqa.rubric.schema import SemanticCheck
+
+    rubric = load_rubric(None)
+    checks = [SemanticCheck.model_validate(c) for c in _semantic_checks(rubric.model_dump(by_alias=True))
+              if c.get("train")]
+    assert len(checks) >= 8
+    for cfg in {(c.like[0], c.threshold): c for c in checks}.values():
+        det = semantic.SemanticDetector(cfg, None, rubric.encoder)
+        enc = semantic.get_encoder(rubric.encoder)
+        for j, text in zip(det.judge(enc.matrix(cfg.like)), cfg.like):
+            assert j.matched and j.score == 1.0, (cfg.train.shown, text, j)
+        if cfg.unlike:
+            assert not any(j.matched for j in det.judge(enc.matrix(cfg.unlike))), cfg.train.shown

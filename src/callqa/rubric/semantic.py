@@ -192,6 +192,11 @@ def fit_logistic(x: np.ndarray, y: np.ndarray, l2: float = 0.25, steps: int = 25
     return w[:-1].astype(np.float32), float(w[-1])
 
 
+#: Cosine similarity at which a sentence is taken to be a given example (the same words, give or
+#: take case and punctuation).
+SAME = 0.995
+
+
 class SemanticDetector:
     def __init__(self, cfg: SemanticCheck, index: PhraseIndex, encoder: str = "minilm"):
         from .matchers import _exclusion
@@ -225,6 +230,18 @@ class SemanticDetector:
             self._head = _HEADS[key]
         return self._head
 
+    def own_examples(self, vectors: np.ndarray) -> np.ndarray:
+        """Per sentence: 1 when it is one of the ``like`` examples (cosine >= ``SAME``), -1 when
+        one of the ``unlike``, else 0. A trained classifier can disagree with the examples it
+        learnt from ("You've charged me twice." 0.41 on the service gate); the rubric's author
+        has the last word, in scoring and in ``rubric calibrate`` alike."""
+        like, unlike = self.examples()
+        out = np.zeros(len(vectors), dtype=np.int8)
+        if len(unlike):
+            out[(vectors @ unlike.T).max(axis=1) >= SAME] = -1
+        out[(vectors @ like.T).max(axis=1) >= SAME] = 1
+        return out
+
     def judge(self, vectors: np.ndarray) -> list[Judgement]:
         """Judge sentence vectors (rows) against the examples (or the trained classifier)."""
         cfg = self.cfg
@@ -235,9 +252,12 @@ class SemanticDetector:
             probs = 1.0 / (1.0 + np.exp(-(vectors @ w + b)))
             sims = vectors @ pos.T
             best = sims.argmax(axis=1)
+            own = self.own_examples(vectors)
             out = []
             for i, (j, p) in enumerate(zip(best, probs)):
                 sim, p = round(float(sims[i, j]), 3), round(float(p), 3)
+                if own[i]:  # one of the criterion's own examples: its author has said what it is
+                    p = 1.0 if own[i] > 0 else 0.0
                 out.append(Judgement(sim, texts[j], -1.0, "", p >= cfg.threshold and sim >= cfg.similar, p))
             return out
         like, unlike = self.examples()
