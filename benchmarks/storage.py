@@ -24,7 +24,7 @@ from sqlalchemy import func, select, update
 from sqlalchemy.orm import Session
 
 from callqa.storage import (
-    NewFlag,
+    Flag,
     agent_summaries,
     connect,
     count_calls,
@@ -172,7 +172,7 @@ def main() -> None:
         transcript = Transcript("calls/new.wav", 300.0, "faster-whisper", "tiny.en",
                                 tuple(Segment(("agent", "customer")[i % 2], i * 6.0, i * 6.0 + 5, "hello there")
                                       for i in range(30)))
-        flags = [NewFlag(c, cat, pol, "major", "agent", 6.0 * k, 6.0 * k + 2, "hello there", "message")
+        flags = [Flag(c, cat, pol, "major", "agent", 6.0 * k, 6.0 * k + 2, "hello there", "message")
                  for k, (c, cat, pol) in enumerate(CRITERIA[:4])]
         t = time.perf_counter()
         n = 200

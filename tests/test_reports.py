@@ -294,7 +294,7 @@ def test_a_rejected_flag_stops_counting_and_a_reviewer_flag_starts(coach_db, coa
         flag = next(f for f in storage.get_call(session, d4.id).flags if f.criterion == "phrasing.dont_know")
         storage.add_review(session, d4.id, "reject", flag_id=flag.id, reviewer="lead")
         d1 = next(c for c in storage.list_calls(session, agent="dana") if c.file == "calls/d1.wav")
-        storage.add_review(session, d1.id, "add_flag", reviewer="lead", flag=storage.NewFlag(
+        storage.add_review(session, d1.id, "add_flag", reviewer="lead", flag=storage.Flag(
             "phrasing.have_to_call", "phrasing", "negative", "minor", "agent", 10.6, 11.5, "why it went up"))
         storage.add_review(session, d1.id, "override", section="greeting", new_score=0.0, reviewer="lead",
                            text="greeted the wrong company")

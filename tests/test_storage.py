@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session
 
 from callqa.errors import CallQAError
 from callqa.storage import (
-    NewFlag,
+    Flag,
     ReviewError,
     StorageError,
     add_review,
@@ -301,8 +301,8 @@ def test_reviews_are_stored_with_reviewer_and_time_and_change_what_counts(sessio
     override = add_review(session, call_id, "override", reviewer="Rita QA", section="empathy", new_score=60.0,
                           text="apologised later")
     added = add_review(session, call_id, "add_flag", reviewer="Rita QA",
-                       flag=NewFlag("empathy.interrupts", "empathy", "negative", "major", "agent", 4.0, 5.0,
-                                    "let me stop you", "Interrupted the customer"))
+                       flag=Flag("empathy.interrupts", "empathy", "negative", "major", "agent", 4.0, 5.0,
+                                 "let me stop you", "Interrupted the customer"))
     stored = get_call(session, call_id)
     assert stored.call.review_status == "reviewed"
     assert (stored.call.score, stored.call.machine_score) == (65.0, 55.0)  # the machine's original stays

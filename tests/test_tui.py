@@ -20,8 +20,8 @@ from sqlalchemy.orm import Session
 
 from callqa import review, storage
 from callqa.importers import load_transcript
+from callqa.records import StoredFlag
 from callqa.scoring import default_rubric, score_transcript
-from callqa.storage.review_queries import ReviewedFlag
 from callqa.transcript import Segment, Transcript
 from callqa.tui import player as player_mod
 from callqa.tui.app import CallQAApp
@@ -968,11 +968,15 @@ def test_cohen_kappa_textbook_values():
 
 
 def test_agreement_from_flags_counts_items_per_call_and_criterion():
+    def flag(call_id: int, criterion: str, polarity: str, origin: str, review_status: str | None) -> StoredFlag:
+        return StoredFlag(criterion, criterion.split(".")[0], polarity, "major", "agent", 1.0, 2.0, id=call_id,
+                          call_id=call_id, origin=origin, review_status=review_status)
+
     flags = [
-        ReviewedFlag(1, "a.x", "negative", "machine", "accepted"),
-        ReviewedFlag(2, "a.x", "negative", "machine", "rejected"),
-        ReviewedFlag(3, "a.x", "negative", "reviewer", "accepted"),
-        ReviewedFlag(4, "b.y", "positive", "machine", None),
+        flag(1, "a.x", "negative", "machine", "accepted"),
+        flag(2, "a.x", "negative", "machine", "rejected"),
+        flag(3, "a.x", "negative", "reviewer", "accepted"),
+        flag(4, "b.y", "positive", "machine", None),
     ]
     rows = {a.criterion: a for a in review.agreement_from_flags([1, 2, 3, 4], flags)}
     a = rows["a.x"]

@@ -1,9 +1,10 @@
-"""The domain records that storage hands out and the TUI, the reports and services use: frozen
-dataclasses, never ORM rows (the repository converts at its boundary).
+"""The domain records: plain frozen dataclasses that the rubric engine produces, storage hands out
+(never ORM rows: the repository converts at its boundary) and the TUI, the reports and services use.
 
-Also the shapes storage accepts: any object with the attributes of ``callqa.scoring``'s ``Flag``
-and ``CallScore`` will do (``FlagLike`` / ``ScoreLike``), so storage does not depend on the rubric
-engine.
+One record per concept: ``Flag`` is a flag wherever it is (the engine's, a reviewer's, a stored
+one); ``StoredFlag`` is that record plus what storage knows of it (id, call, origin, review).
+``ScoreLike`` is the shape storage accepts for a call's result (``callqa.scoring.CallScore``), so
+that storage does not depend on the scoring stage.
 """
 
 from __future__ import annotations
@@ -11,7 +12,7 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Protocol
+from typing import Any, Literal, Protocol
 
 from callqa.transcript import Segment
 
@@ -19,39 +20,23 @@ from callqa.transcript import Segment
 #: averages, rankings or reports; those calls are counted apart.
 UNASSIGNED = "unassigned"
 
-
-class FlagLike(Protocol):
-    criterion: str
-    category: str
-    polarity: str  # "positive" | "negative"
-    severity: str
-    speaker: str | None
-    start: float | None
-    end: float | None
-    text: str
-    message: str
-    suggestion: str | None
-    explanation: str | None
-    # optional: ``details`` (a dict: check type, phrase, match score), stored when present
-
-
-class ScoreLike(Protocol):
-    score: float
-    sections: Mapping[str, float | None]
-    flags: Sequence[FlagLike]
-    critical_failed: bool
-    # optional, stored when present so that a review recomputes the score (``callqa.scoring``):
-    # ``criteria`` (results with criterion, section, status, weight, critical),
-    # ``section_weights`` (section → weight), ``critical_cap``
-
+#: Version of a flag's JSON form (``Flag.to_dict``).
+FLAG_JSON_VERSION = 1
 
 @dataclass(frozen=True, slots=True)
-class NewFlag:
-    """A flag a reviewer adds (``add_review(kind="add_flag", flag=NewFlag(...))``)."""
+class Flag:
+    """One piece of evidence: good behaviour (``positive``) or a problem (``negative``).
+
+    The rubric engine makes them (``callqa.rubric``), a reviewer adds them (``origin`` "reviewer"
+    once stored), storage keeps them. ``text`` holds the matched words; it is empty for a flag
+    about something missing (no greeting) or a measurement (talk ratio), whose start/end cover the
+    span looked at. The engine's flags always have a speaker, start and end, and a suggestion
+    ("" when the criterion has none); a stored flag may lack them (None).
+    """
 
     criterion: str
     category: str
-    polarity: str
+    polarity: Literal["positive", "negative"]
     severity: str
     speaker: str | None
     start: float | None
@@ -60,7 +45,43 @@ class NewFlag:
     message: str = ""
     suggestion: str | None = None
     explanation: str | None = None
-    details: dict[str, Any] | None = None
+    #: Structured form of the explanation: check type, phrase or pattern, score, value (None or
+    #: empty: none).
+    details: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The flag's JSON form (version ``FLAG_JSON_VERSION``); times in seconds, to 0.01."""
+        return {"version": FLAG_JSON_VERSION, "criterion": self.criterion, "category": self.category,
+                "polarity": self.polarity, "severity": self.severity, "speaker": self.speaker,
+                "start": _seconds(self.start), "end": _seconds(self.end), "text": self.text,
+                "message": self.message, "suggestion": self.suggestion,
+                "explanation": self.explanation, "details": dict(self.details or {})}
+
+
+def _seconds(value: float | None) -> float | None:
+    return None if value is None else round(value, 2)
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class StoredFlag(Flag):
+    """A stored flag: the ``Flag`` plus what storage knows of it."""
+
+    id: int
+    call_id: int
+    #: "machine" or "reviewer" (added in review)
+    origin: str
+    #: "accepted" / "rejected" by the latest reviewer decision, None when none
+    review_status: str | None = None
+
+
+class ScoreLike(Protocol):
+    score: float
+    sections: Mapping[str, float | None]
+    flags: Sequence[Flag]
+    critical_failed: bool
+    # optional, stored when present so that a review recomputes the score (``callqa.scoring``):
+    # ``criteria`` (results with criterion, section, status, weight, critical),
+    # ``section_weights`` (section → weight), ``critical_cap``
 
 
 @dataclass(frozen=True, slots=True)
@@ -89,28 +110,6 @@ class CallSummary:
     #: "unreviewed" | "reviewed" | "disputed"
     review_status: str
     scored_at: datetime
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFlag:
-    id: int
-    call_id: int
-    criterion: str
-    category: str
-    polarity: str
-    severity: str
-    speaker: str | None
-    start: float | None
-    end: float | None
-    text: str
-    message: str
-    suggestion: str | None
-    explanation: str | None
-    details: dict[str, Any] | None
-    #: "machine" or "reviewer" (added in review)
-    origin: str
-    #: "accepted" / "rejected" by the latest reviewer decision, None when none
-    review_status: str | None
 
 
 @dataclass(frozen=True, slots=True)

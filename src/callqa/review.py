@@ -46,7 +46,7 @@ from sqlalchemy.orm import Session
 
 from callqa import storage
 from callqa.storage import review_queries as rq
-from callqa.records import UNASSIGNED, CallSummary, NewFlag, Review, StoredCall
+from callqa.records import UNASSIGNED, CallSummary, Flag, Review, StoredCall, StoredFlag
 from callqa.rubric.flags import fill_placeholders
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
@@ -223,7 +223,7 @@ def open_disputes(call: StoredCall) -> list[Review]:
     return [r for rs in open_.values() for r in rs]
 
 
-def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = "", agent: str | None = None) -> NewFlag:
+def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = "", agent: str | None = None) -> Flag:
     """The flag a reviewer adds for ``criterion_id`` on a transcript line: the criterion's own
     category, severity, message and suggestion (said as ``agent`` would); the line's speaker,
     time and words."""
@@ -231,13 +231,13 @@ def missed_flag(rubric: Any, criterion_id: str, segment: Segment, note: str = ""
     if crit is None:
         raise storage.ReviewError(f"the rubric has no criterion {criterion_id!r}")
     polarity = crit.polarity
-    return NewFlag(criterion=crit.id, category=crit.category, polarity=polarity,
-                   severity=crit.severity if polarity == "negative" else "info", speaker=segment.speaker,
-                   start=segment.start, end=segment.end, text=segment.text,
-                   message=crit.message if polarity == "negative" else (crit.praise or crit.name),
-                   suggestion=fill_placeholders(crit.suggestion, agent=agent) if crit.suggestion else None,
-                   explanation=f"added by a reviewer{': ' + note.strip() if note.strip() else ''}",
-                   details={"how": "reviewer", "note": note.strip()} if note.strip() else {"how": "reviewer"})
+    return Flag(criterion=crit.id, category=crit.category, polarity=polarity,
+                severity=crit.severity if polarity == "negative" else "info", speaker=segment.speaker,
+                start=segment.start, end=segment.end, text=segment.text,
+                message=crit.message if polarity == "negative" else (crit.praise or crit.name),
+                suggestion=fill_placeholders(crit.suggestion, agent=agent) if crit.suggestion else None,
+                explanation=f"added by a reviewer{': ' + note.strip() if note.strip() else ''}",
+                details={"how": "reviewer", "note": note.strip()} if note.strip() else {"how": "reviewer"})
 
 
 def add_missed_flag(session: Session, call_id: int, rubric: Any, criterion_id: str, segment: Segment, *,
@@ -439,7 +439,7 @@ def cohen_kappa(both: int, machine_only: int, reviewer_only: int, neither: int) 
     return (po - pe) / (1 - pe)
 
 
-def agreement_from_flags(call_ids: Iterable[int], flags: Iterable[rq.ReviewedFlag]) -> list[Agreement]:
+def agreement_from_flags(call_ids: Iterable[int], flags: Iterable[StoredFlag]) -> list[Agreement]:
     """Per criterion agreement over these reviewed calls and their flags (pure; see module doc)."""
     call_ids = list(call_ids)
     machine: set[tuple[int, str]] = set()

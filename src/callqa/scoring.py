@@ -22,7 +22,8 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:  # the formula needs no rubric engine: storage applies it to reviewed calls
-    from callqa.rubric.flags import CriterionResult, Flag
+    from callqa.records import Flag
+    from callqa.rubric.flags import CriterionResult
     from callqa.rubric.schema import Rubric
     from callqa.transcript import Transcript
 

@@ -5,8 +5,10 @@ Public API: ``load_rubric(path=None)`` (the packaged default when None), ``parse
 → ``CriterionResult``s carrying ``Flag``s. Scores: ``callqa.scoring.score_transcript``.
 """
 
+from callqa.records import Flag
+
 from .engine import Engine, evaluate
-from .flags import CriterionResult, Flag
+from .flags import CriterionResult
 from .loader import DEFAULT_RUBRIC, RubricError, load_rubric, parse_rubric
 from .schema import Rubric
 

@@ -10,7 +10,9 @@ import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Callable, Protocol
 
-from .flags import Flag, Status
+from callqa.records import Flag
+
+from .flags import Status
 from .matchers import STOP, Hit, PhraseIndex, dedupe, explain, make_detector, words_regex
 from .metrics import METRIC_FUNCS
 from .schema import (CHECK_TYPES, AnyCheck, ConditionalCheck, Criterion, CustomerNameCheck, MetricCheck, PatternCheck,

@@ -1,44 +1,14 @@
-"""What the engine reports: flags (evidence) and one result per criterion. Plain frozen data."""
+"""What the engine reports: flags (evidence: ``callqa.records.Flag``, the one flag record) and one
+result per criterion. Plain frozen data."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from typing import Any, Literal
 
-#: Version of the JSON form written by ``Flag.to_dict`` / ``CriterionResult.to_dict``.
-FLAG_JSON_VERSION = 1
+from callqa.records import Flag
 
 Status = Literal["pass", "fail", "na"]
-
-
-@dataclass(frozen=True, slots=True)
-class Flag:
-    """One piece of evidence: good behaviour (``positive``) or a problem (``negative``).
-
-    ``text`` holds the matched words; it is empty for a flag about something missing
-    (no greeting) or a measurement (talk ratio), whose start/end cover the span looked at.
-    """
-
-    criterion: str
-    category: str
-    polarity: Literal["positive", "negative"]
-    severity: str
-    speaker: str
-    start: float
-    end: float
-    text: str
-    message: str
-    suggestion: str
-    explanation: str
-    #: Structured form of the explanation: check type, phrase or pattern, score, value.
-    details: dict[str, Any] = field(default_factory=dict, compare=False, hash=False)
-
-    def to_dict(self) -> dict[str, Any]:
-        return {"version": FLAG_JSON_VERSION, "criterion": self.criterion, "category": self.category,
-                "polarity": self.polarity, "severity": self.severity, "speaker": self.speaker,
-                "start": round(self.start, 2), "end": round(self.end, 2), "text": self.text,
-                "message": self.message, "suggestion": self.suggestion,
-                "explanation": self.explanation, "details": dict(self.details)}
 
 
 @dataclass(frozen=True, slots=True)

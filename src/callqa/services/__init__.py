@@ -23,7 +23,7 @@ from callqa import storage
 from callqa.audio import content_hash
 from callqa.errors import CallQAError
 from callqa.parallel import default_workers, run_all, worker_count
-from callqa.records import UNASSIGNED
+from callqa.records import UNASSIGNED, Flag
 from callqa.redact import redact_message, redact_transcript
 from callqa.sidecar import AgentMapper, CallInfo
 from callqa.transcribe import TranscribeSettings, find_inputs, transcribe_file
@@ -56,12 +56,20 @@ class CallOutcome:
             "status": self.status, "score": s.score if s else None,
             "sections": dict(s.sections) if s else {},
             "critical_failed": list(s.critical_failed) if s else [],
-            "flags": [{"criterion": f.criterion, "category": f.category, "polarity": f.polarity,
-                       "severity": f.severity, "speaker": f.speaker, "start": round(f.start, 2),
-                       "end": round(f.end, 2), "text": f.text, "message": f.message,
-                       "suggestion": f.suggestion, "explanation": f.explanation} for f in (s.flags if s else ())],
+            "flags": [_line_flag(f) for f in (s.flags if s else ())],
             "error": self.error,
         }
+
+
+#: The keys of a flag in the score line (README, "Score JSON line"): the flag's JSON form
+#: (``Flag.to_dict``) without its own version and the structured details.
+SCORE_LINE_FLAG_KEYS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
+                        "message", "suggestion", "explanation")
+
+
+def _line_flag(flag: Flag) -> dict[str, Any]:
+    form = flag.to_dict()
+    return {key: form[key] for key in SCORE_LINE_FLAG_KEYS}
 
 
 @dataclass

@@ -10,7 +10,7 @@ from callqa.storage.db import StorageError, check_writable, connect, database_ur
 from callqa.records import (
     AgentSummary,
     CallSummary,
-    NewFlag,
+    Flag,
     Review,
     SectionResult,
     StoredCall,
@@ -45,7 +45,7 @@ from callqa.storage.repository import (
 __all__ = [
     "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS", "EXPORT_REVIEW_FIELDS", "EXPORT_VERSION", "ExportFilter",
     "export_rows", "export_sections",
-    "AgentSummary", "CallSummary", "NewFlag", "Review", "ReviewError", "SectionResult", "StorageError",
+    "AgentSummary", "CallSummary", "Flag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
     "check_writable", "connect", "count_calls", "count_unredacted", "database_url", "get_call", "is_scored",
     "list_calls", "list_errors", "migrate", "record_error", "redact_stored", "safe_url", "save_scored_call",

@@ -21,7 +21,7 @@ from sqlalchemy.orm import Session
 from callqa.records import StoredFlag
 from callqa.storage.models import Agent, Call, FlagRow, SectionScore, SegmentRow
 from callqa.storage.models import Review as ReviewRow
-from callqa.storage.repository import _date_filters, named_agents
+from callqa.storage.repository import FLAG_COLUMNS, _date_filters, named_agents, stored_flag
 
 DateLike = date | datetime | None
 
@@ -92,12 +92,6 @@ class ReviewCounts:
     reviewed_calls: int = 0
 
 
-# the columns of a StoredFlag, in its order (reports quote standing flags: none is rejected)
-_FLAG_COLUMNS = (FlagRow.id, FlagRow.call_id, FlagRow.criterion, FlagRow.category, FlagRow.polarity,
-                 FlagRow.severity, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text, FlagRow.message,
-                 FlagRow.suggestion, FlagRow.explanation, FlagRow.details, FlagRow.origin, FlagRow.review_status)
-
-
 def _standing() -> ColumnElement[bool]:
     return or_(FlagRow.review_status.is_(None), FlagRow.review_status != "rejected")
 
@@ -151,10 +145,10 @@ def standing_flags(session: Session, agent_id: int, *, date_from: DateLike = Non
                    date_to: DateLike = None) -> list[StoredFlag]:
     """The flags of the agent's calls in range that no reviewer rejected, by call and time."""
     rows = session.connection().execute(
-        select(*_FLAG_COLUMNS)
+        select(*FLAG_COLUMNS)
         .where(FlagRow.call_id.in_(_agent_calls(agent_id, date_from, date_to)), _standing())
         .order_by(FlagRow.call_id, FlagRow.start_s, FlagRow.id)).all()
-    return [StoredFlag(*r) for r in rows]
+    return [stored_flag(r) for r in rows]
 
 
 def negative_counts(session: Session, agent_id: int, *, date_from: DateLike = None,
@@ -173,13 +167,13 @@ def criterion_flags(session: Session, agent_id: int, criterion: str, *, polarity
                     date_from: DateLike = None, date_to: DateLike = None, limit: int = 60) -> list[StoredFlag]:
     """The agent's standing flags of one criterion: those with words first, then newest first."""
     rows = session.connection().execute(
-        select(*_FLAG_COLUMNS).join(Call, Call.id == FlagRow.call_id)
+        select(*FLAG_COLUMNS).join(Call, Call.id == FlagRow.call_id)
         .where(Call.agent_id == agent_id, *_date_filters(date_from, date_to), FlagRow.criterion == criterion,
                FlagRow.polarity == polarity, _standing())
         .order_by(case((FlagRow.text == "", 1), else_=0), Call.call_date.desc(), Call.id.desc(),
                   FlagRow.start_s.desc(), FlagRow.id)
         .limit(limit)).all()
-    return [StoredFlag(*r) for r in rows]
+    return [stored_flag(r) for r in rows]
 
 
 def newest_calls_with(session: Session, agent_id: int, criterion: str, *, date_from: DateLike = None,
@@ -222,13 +216,13 @@ def best_positive_flags(session: Session, agent_id: int, *, date_from: DateLike 
     rank = func.row_number().over(partition_by=FlagRow.criterion,
                                   order_by=(func.length(FlagRow.text).desc(), Call.call_date.desc(),
                                             FlagRow.id.desc())).label("rank")
-    ranked = (select(*_FLAG_COLUMNS, rank).join(Call, Call.id == FlagRow.call_id)
+    ranked = (select(*FLAG_COLUMNS, rank).join(Call, Call.id == FlagRow.call_id)
               .where(Call.agent_id == agent_id, *_date_filters(date_from, date_to), FlagRow.polarity == "positive",
                      FlagRow.speaker == "agent", FlagRow.text != "", _standing())
               .subquery())
     rows = session.connection().execute(select(*[c for c in ranked.c if c.name != "rank"])
                                         .where(ranked.c.rank == 1)).all()
-    return [StoredFlag(*r) for r in rows]
+    return [stored_flag(r) for r in rows]
 
 
 def failing_calls_by_criterion(session: Session, *, date_from: DateLike = None,

@@ -48,7 +48,7 @@ from callqa.storage.db import StorageError, write_transaction
 from callqa.records import (
     AgentSummary,
     CallSummary,
-    FlagLike,
+    Flag,
     Review,
     ScoreLike,
     SectionResult,
@@ -117,13 +117,7 @@ def _plain(value: Any) -> Any:
     return repr(value)  # pragma: no cover
 
 
-def _text(value: Any) -> str | None:
-    if value is None or isinstance(value, str):
-        return value
-    return json.dumps(_jsonable(value), default=str)
-
-
-def _flag_values(call_id: int, flag: FlagLike, origin: str) -> dict[str, Any]:
+def _flag_values(call_id: int, flag: Flag, origin: str) -> dict[str, Any]:
     return {
         "call_id": call_id,
         "criterion": flag.criterion,
@@ -135,9 +129,9 @@ def _flag_values(call_id: int, flag: FlagLike, origin: str) -> dict[str, Any]:
         "end_s": flag.end,
         "text": flag.text or "",
         "message": flag.message or "",
-        "suggestion": getattr(flag, "suggestion", None),
-        "explanation": _text(getattr(flag, "explanation", None)),
-        "details": _jsonable(getattr(flag, "details", None)) or None,
+        "suggestion": flag.suggestion,
+        "explanation": flag.explanation,
+        "details": _jsonable(flag.details) or None,
         "origin": origin,
     }
 
@@ -157,10 +151,17 @@ def _call_summary(row: Any) -> CallSummary:
     return CallSummary(*row)
 
 
-def _stored_flag(r: FlagRow) -> StoredFlag:
-    return StoredFlag(r.id, r.call_id, r.criterion, r.category, r.polarity, r.severity, r.speaker,
-                      r.start_s, r.end_s, r.text, r.message, r.suggestion, r.explanation, r.details, r.origin,
-                      r.review_status)
+#: The columns a ``StoredFlag`` is read from (``select(*FLAG_COLUMNS)``), in ``stored_flag``'s order.
+FLAG_COLUMNS = (FlagRow.id, FlagRow.call_id, FlagRow.origin, FlagRow.review_status, FlagRow.criterion,
+                FlagRow.category, FlagRow.polarity, FlagRow.severity, FlagRow.speaker, FlagRow.start_s,
+                FlagRow.end_s, FlagRow.text, FlagRow.message, FlagRow.suggestion, FlagRow.explanation,
+                FlagRow.details)
+
+
+def stored_flag(row: Sequence[Any]) -> StoredFlag:
+    """The record of a row of ``FLAG_COLUMNS``."""
+    flag_id, call_id, origin, review_status, *flag = row
+    return StoredFlag(*flag, id=flag_id, call_id=call_id, origin=origin, review_status=review_status)
 
 
 def _review(r: ReviewRow) -> Review:
@@ -388,7 +389,7 @@ def _reviewed_sections(session: Session, call_id: int, overrides: dict[str, floa
 
 def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag_id: int | None = None,
                section: str | None = None, new_score: float | None = None, text: str | None = None,
-               call_score: float | None = None, flag: FlagLike | None = None) -> Review:
+               call_score: float | None = None, flag: Flag | None = None) -> Review:
     """Store one review by ``reviewer`` (time: the database's clock) and apply it.
 
     kinds: ``accept`` / ``reject`` a flag (``flag_id``); ``add_flag`` (``flag``: a missed flag,
@@ -611,7 +612,7 @@ def get_call(session: Session, call_id: int) -> StoredCall | None:
                           .where(Call.id == call_id)).one_or_none()
     if row is None:
         return None
-    flags = session.scalars(select(FlagRow).where(FlagRow.call_id == call_id)
+    flags = session.execute(select(*FLAG_COLUMNS).where(FlagRow.call_id == call_id)
                             .order_by(FlagRow.start_s, FlagRow.id)).all()
     sections = session.execute(select(SectionScore.section, SectionScore.score, SectionScore.override)
                                .where(SectionScore.call_id == call_id)
@@ -619,7 +620,7 @@ def get_call(session: Session, call_id: int) -> StoredCall | None:
     reviews = session.scalars(select(ReviewRow).where(ReviewRow.call_id == call_id)
                               .order_by(ReviewRow.created_at, ReviewRow.id)).all()
     result = StoredCall(call=_call_summary(row), segments=_segments(session, call_id),
-                        flags=tuple(_stored_flag(f) for f in flags),
+                        flags=tuple(map(stored_flag, flags)),
                         sections=tuple(SectionResult(*s) for s in sections),
                         reviews=tuple(_review(r) for r in reviews))
     session.expunge_all()  # no ORM row outlives this call

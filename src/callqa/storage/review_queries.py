@@ -15,10 +15,10 @@ from datetime import date, datetime, timedelta
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from callqa.records import CallSummary
+from callqa.records import CallSummary, StoredFlag
 from callqa.storage.models import Agent, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
-from callqa.storage.repository import _CALL_COLUMNS, _call_summary, _date_filters
+from callqa.storage.repository import _CALL_COLUMNS, FLAG_COLUMNS, _call_summary, _date_filters, stored_flag
 
 #: ids per ``IN (...)`` list: well under every database's bound-parameter limit
 _CHUNK = 500
@@ -52,19 +52,6 @@ class FuzzyHit:
     how: str = "fuzzy"
     threshold: float | None = None
     low_confidence: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class ReviewedFlag:
-    """A flag of a reviewed call, as agreement counts it."""
-
-    call_id: int
-    criterion: str
-    polarity: str
-    #: "machine" | "reviewer"
-    origin: str
-    #: "accepted" | "rejected" | None
-    review_status: str | None
 
 
 @dataclass(frozen=True, slots=True)
@@ -177,12 +164,12 @@ def reviewed_call_ids(session: Session, *, date_from: date | datetime | None = N
     return sorted(session.scalars(stmt))
 
 
-def flags_of(session: Session, call_ids: Iterable[int]) -> list[ReviewedFlag]:
-    out: list[ReviewedFlag] = []
+def flags_of(session: Session, call_ids: Iterable[int]) -> list[StoredFlag]:
+    """Every flag of these calls (machine and reviewer's, with their review status)."""
+    out: list[StoredFlag] = []
     for chunk in _chunks(call_ids):
-        rows = session.execute(select(FlagRow.call_id, FlagRow.criterion, FlagRow.polarity, FlagRow.origin,
-                                      FlagRow.review_status).where(FlagRow.call_id.in_(chunk)))
-        out.extend(ReviewedFlag(*r) for r in rows)
+        rows = session.execute(select(*FLAG_COLUMNS).where(FlagRow.call_id.in_(chunk)))
+        out.extend(map(stored_flag, rows))
     return out
 
 
@@ -215,7 +202,7 @@ def weeks_before(moment: datetime, weeks: int) -> datetime:
 
 
 __all__: Sequence[str] = (
-    "DailyScore", "FuzzyHit", "RecentCall", "ReviewedFlag", "REVIEWING_KINDS", "agent_names", "calls_by_ids",
+    "DailyScore", "FuzzyHit", "RecentCall", "REVIEWING_KINDS", "agent_names", "calls_by_ids",
     "calls_since", "critical_unreviewed", "daily_scores", "disputed", "flags_of", "fuzzy_hits",
     "latest_call_date", "recent_unreviewed", "reviewed_call_ids", "weeks_before", "word_probabilities",
 )
