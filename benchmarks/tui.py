@@ -146,7 +146,8 @@ def main() -> None:
 
     from sqlalchemy.orm import Session
 
-    from callqa import review, storage
+    from callqa import storage
+    from callqa.services import review
 
     tmp = None
     if args.db is None:

@@ -845,7 +845,7 @@ def test_callqa_redact_redacts_what_is_stored_and_score_says_when_it_is_needed(d
     """Issue 16, item 2: nothing redacted calls stored before redaction was on, and nothing said
     they were there. `score --redact` now says so once and names `callqa redact`, which redacts
     segments, flags, error messages and review comments and counts each."""
-    from callqa import review
+    from callqa.services import review
 
     call, bad = tmp_path / "pii.json", tmp_path / "bad.txt"
     call.write_text(json.dumps(PII_CALL))

@@ -11,7 +11,8 @@ import sqlite3
 
 import pytest
 
-from callqa import review, services
+from callqa import services
+from callqa.services import review
 from callqa.cli import EXIT_ERROR, main
 from callqa.workspace import Workspace
 

@@ -8,7 +8,8 @@ import json
 
 import pytest
 
-from callqa import review, services
+from callqa import services
+from callqa.services import review
 from callqa.cli import main
 from callqa.workspace import Workspace
 

@@ -115,7 +115,8 @@ def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) 
 
     from sqlalchemy.orm import Session
 
-    from callqa import review, storage
+    from callqa import storage
+    from callqa.services import review
     from callqa.scoring import score_transcript
 
     rubric = parse_rubric(RUBRIC)

@@ -1,6 +1,6 @@
 """The terminal UI, driven by keys (Textual Pilot) on a migrated SQLite database of the ten
 sample calls (reference transcripts scored with the packaged rubric: no Whisper), plus the
-review logic it shows (``callqa.review``) and snapshots of each screen
+review logic it shows (``callqa.services.review``) and snapshots of each screen
 (pytest-textual-snapshot; ``pytest --snapshot-update`` rewrites them after a deliberate change).
 """
 
@@ -18,7 +18,8 @@ from pathlib import Path
 import pytest
 from sqlalchemy.orm import Session
 
-from callqa import review, storage
+from callqa import storage
+from callqa.services import review
 from callqa.importers import load_transcript
 from callqa.records import StoredFlag
 from callqa.scoring import default_rubric, score_transcript

@@ -1,4 +1,4 @@
-"""Reads for reviewing (``callqa.review``): the review queue's candidates, the reviewed calls'
+"""Reads for reviewing (``callqa.services.review``): the review queue's candidates, the reviewed calls'
 flags for reviewer-vs-machine agreement, per-agent daily scores for trends.
 
 Every function takes a Session and returns plain frozen data, never ORM rows. Each read is

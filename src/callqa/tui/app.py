@@ -2,7 +2,7 @@
 
 Five modes, one key each: Calls (1), Review queue (2), Agents (3), Agreement (4), Score (5);
 a call opens on top of the mode it was opened from. Every database read or write runs in a
-thread worker (``@work(thread=True)``) through ``callqa.review`` / ``callqa.services``, and the
+thread worker (``@work(thread=True)``) through ``callqa.services`` (``services.review`` for reviewing), and the
 result comes back to the UI with ``call_from_thread``.
 """
 
@@ -107,7 +107,7 @@ class CallQAApp(App[None]):
 
     def show_agent_calls(self, agent: str) -> None:
         """Switch to the calls table, filtered to one agent."""
-        from callqa.review import CallFilters
+        from callqa.services.review import CallFilters
 
         self.switch_mode("calls")
         while len(self.screen_stack) > 1:

@@ -15,7 +15,7 @@ from textual.containers import Vertical, VerticalScroll
 from textual.screen import ModalScreen, Screen
 from textual.widgets import DataTable, Footer, Label, Sparkline, Static
 
-from callqa.review import AgentOverview, agent_overviews, sparkline
+from callqa.services.review import AgentOverview, agent_overviews, sparkline
 from callqa.tui.widgets.format import score, score_text
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable

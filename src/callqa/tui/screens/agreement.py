@@ -1,5 +1,5 @@
 """Reviewer-vs-machine agreement per criterion: agreement rate and Cohen's kappa, worst first,
-so a QA lead sees which criteria the machine gets wrong (``callqa.review.agreement``)."""
+so a QA lead sees which criteria the machine gets wrong (``callqa.services.review.agreement``)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from callqa.review import Agreement, agreement
+from callqa.services.review import Agreement, agreement
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable
 

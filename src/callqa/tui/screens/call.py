@@ -18,7 +18,7 @@ from textual.containers import Horizontal, Vertical, VerticalScroll
 from textual.screen import Screen
 from textual.widgets import Footer, Header, OptionList, Static
 
-from callqa import review
+from callqa.services import review
 from callqa.records import StoredCall, StoredFlag
 from callqa.tui.player import clip, looked_for, resolve_recording
 from callqa.tui.screens.forms import (

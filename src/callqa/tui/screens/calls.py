@@ -15,7 +15,7 @@ from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Input, Static
 from textual.worker import get_current_worker
 
-from callqa.review import CallFilters, CallsPage, calls_page, with_flags_to_review
+from callqa.services.review import CallFilters, CallsPage, calls_page, with_flags_to_review
 from callqa.tui.widgets.format import day, duration, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable

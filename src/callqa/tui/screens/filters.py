@@ -12,7 +12,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from callqa.review import CallFilters, parse_date, parse_score
+from callqa.services.review import CallFilters, parse_date, parse_score
 
 
 class FilterScreen(ModalScreen[CallFilters | None]):
@@ -60,7 +60,7 @@ class FilterScreen(ModalScreen[CallFilters | None]):
     @work(thread=True, exclusive=True)
     def load_choices(self) -> None:
         """Agent names (a quick query) and the rubric's categories, as completions."""
-        from callqa.review import agent_names
+        from callqa.services.review import agent_names
 
         try:
             with self.app.session() as session:

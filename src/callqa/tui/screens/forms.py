@@ -15,7 +15,7 @@ from textual.screen import ModalScreen
 from textual.suggester import SuggestFromList
 from textual.widgets import Button, Checkbox, Input, Label, Static
 
-from callqa.review import parse_score
+from callqa.services.review import parse_score
 
 
 class _Form(ModalScreen):

@@ -1,4 +1,4 @@
-"""The review queue: the calls that most need a human first (``callqa.review.review_queue``)."""
+"""The review queue: the calls that most need a human first (``callqa.services.review.review_queue``)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ from textual.binding import Binding
 from textual.screen import Screen
 from textual.widgets import DataTable, Footer, Static
 
-from callqa.review import PRIORITY, QueueItem, QueueSettings, review_queue
+from callqa.services.review import PRIORITY, QueueItem, QueueSettings, review_queue
 from callqa.tui.widgets.format import day, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable

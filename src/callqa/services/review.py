@@ -1,4 +1,5 @@
-"""Reviewing: what the terminal UI (and any other front end) asks of the stored calls.
+"""Reviewing, the services the terminal UI (and any other front end) calls about stored calls:
+the calls table, review actions, the review queue, agreement, agents' overviews.
 
 Pure functions (ranking, sampling, agreement statistics, scores after an override) and
 functions taking a Session that call the repository (``callqa.storage``) and the review reads
