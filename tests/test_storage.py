@@ -421,6 +421,47 @@ def test_safe_url_never_shows_the_password(url):
     assert "qa" in shown and "callqa" in shown
 
 
+# Passwords whose special characters were not percent-encoded. The URL parser ends the password
+# at the first "@" and takes the rest ("T4il...") for the host or the database.
+RAW_SECRET_URLS = [
+    "postgresql://qa:s3cr3t@T4il@127.0.0.1:1/callqa",
+    "postgresql://qa:s3cr3t@T4il@/callqa?host=/run/postgresql",
+    "postgresql://qa:s3cr3t@T4il/more@127.0.0.1:1/callqa",  # the rest parsed as host "T4il", db "more@..."
+    "postgresql://qa:s3cr3t@T4il:W0rd@127.0.0.1:1/callqa",  # the rest's ":W0rd/" parsed as a port
+    "postgresql://qa:s3cr3t@T4il@db.example/callqa?password=s3cr3t@T4il&sslmode=require",
+]
+
+
+@pytest.mark.parametrize("url", RAW_SECRET_URLS)
+def test_safe_url_hides_the_whole_password_when_it_holds_an_unencoded_at(url):
+    """Issue 16: 'a password with an unencoded @ in --db prints the part after the @'. safe_url
+    rendered the parsed URL (password "s3cr3t", host "T4il@127.0.0.1") and masked only up to the
+    first '@'."""
+    shown = safe_url(url)
+    assert "s3cr3t" not in shown and "T4il" not in shown and "W0rd" not in shown and "***" in shown
+
+
+@pytest.mark.parametrize("url", RAW_SECRET_URLS[:4])
+def test_a_password_with_an_unencoded_at_is_refused_before_connecting_and_never_shown(url, tmp_path):
+    """It reached the driver: the password's tail was sent to the DNS resolver as a host name and
+    printed back ("failed to resolve host 'T4il@127.0.0.1'"), or ':W0rd' ended in a ValueError
+    traceback. Now it is refused up front, saying how to write it."""
+    import subprocess
+    import sys
+
+    for command in (["agents"], ["config"]):
+        run = subprocess.run([sys.executable, "-m", "callqa.cli", *command, "--db", url], capture_output=True,
+                             text=True, timeout=60,
+                             env={**os.environ, "COLUMNS": "300", "CALLQA_CACHE_DIR": str(tmp_path)})
+        out = run.stdout + run.stderr
+        assert "s3cr3t" not in out and "T4il" not in out and "W0rd" not in out, out
+        assert "Traceback" not in out
+    assert run.returncode == 0  # config shows the masked URL
+    with pytest.raises(StorageError, match="%40") as info:
+        connect(database_url(url))
+    assert "resolve" not in str(info.value)
+
+
 def test_database_url_takes_the_given_url_or_a_file_in_the_user_data_dir(monkeypatch, tmp_path):
     monkeypatch.setenv("XDG_DATA_HOME", str(tmp_path / "data"))
     default = database_url(None)
@@ -433,12 +474,14 @@ def test_database_url_takes_the_given_url_or_a_file_in_the_user_data_dir(monkeyp
 
 def test_an_unreachable_database_is_a_clear_error_without_the_password(tmp_path):
     import socket
+    from urllib.parse import quote
 
     with socket.socket() as s:  # a port where nothing listens
         s.bind(("127.0.0.1", 0))
         port = s.getsockname()[1]
     with pytest.raises(StorageError) as info:
-        connect(f"postgresql+psycopg://qa:{SECRET}@127.0.0.1:{port}/callqa", connect_args={"connect_timeout": 5})
+        connect(f"postgresql+psycopg://qa:{quote(SECRET, safe='')}@127.0.0.1:{port}/callqa",
+                connect_args={"connect_timeout": 5})
     message = str(info.value)
     assert isinstance(info.value, CallQAError)
     assert "s3cr3t" not in message and f"127.0.0.1:{port}" in message and "server is running" in message

@@ -63,25 +63,41 @@ def database_url(explicit: str | None = None) -> str:
     return raw
 
 
-_USERINFO = re.compile(r"(://[^/:@]*:)[^@/]*@")
+# the password: from the first ":" of the user part to the LAST "@" (a password may hold an "@",
+# "/" or "?" that was not percent-encoded; masking too much is harmless, too little is a leak)
+_USERINFO = re.compile(r"(://[^/:]*:).*@", re.S)
 _PASSWORD_PARAM = re.compile(r"(?i)\b(password|passwd|pwd)=[^&;\s]*")
 
 
 def safe_url(url: str | URL) -> str:
     """The URL with any password replaced by ``***``: the only form ever printed or logged."""
+    # masked before parsing (see _USERINFO), the query's password first: it may hold the last "@"
+    masked = _USERINFO.sub(r"\1***@", _PASSWORD_PARAM.sub(r"\1=***", url)) if isinstance(url, str) else url
     try:
-        rendered = make_url(url).render_as_string(hide_password=True)
+        rendered = make_url(masked).render_as_string(hide_password=True)
     except (ArgumentError, ValueError, TypeError):
-        rendered = str(url)
+        rendered = str(masked)
     rendered = _USERINFO.sub(r"\1***@", rendered)
     return _PASSWORD_PARAM.sub(r"\1=***", rendered)
 
 
-def _scrub(message: str, url: URL) -> str:
-    """A driver's message with the URL's password removed, in case the driver repeated it."""
-    password = url.password
-    if password:
-        message = message.replace(str(password), "***")
+_ENCODE_HINT = (" Percent-encode special characters in the user name and password ('@' as %40, ':' as %3A, "
+                "'/' as %2F, '%' as %25), e.g. postgresql://qa:p%40ss@HOST/DB")
+
+
+def _scrub(message: str, url: URL | str) -> str:
+    """A driver's (or the URL parser's) message with the URL's password removed, in case it was
+    repeated: the parsed password, and for a raw URL everything between the user's ":" and the
+    last "@"."""
+    secrets: list[str] = []
+    if isinstance(url, URL):
+        if url.password:
+            secrets.append(str(url.password))
+    elif (found := _USERINFO.search(url)) is not None:
+        raw = found.group(0)[len(found.group(1)):-1]
+        secrets += [raw, *(part for part in re.split(r"[@:/?]", raw) if len(part) >= 3)]
+    for secret in sorted(secrets, key=len, reverse=True):
+        message = message.replace(secret, "***")
     return _PASSWORD_PARAM.sub(r"\1=***", message)
 
 
@@ -159,11 +175,22 @@ def _create_private(url: URL) -> None:
 
 def connect(url: str, **engine_options: Any) -> Engine:
     """An Engine for ``url``, checked by opening one connection; raises StorageError."""
+    raw = str(url)
+    if not raw.startswith("sqlite") and raw.partition("://")[2].count("@") > 1:
+        # An unencoded "@" in the password: the URL parser ends the password at the first one and
+        # takes the rest for the host (or the database), which would be sent to the DNS resolver
+        # and quoted back in the driver's error. Refused before any connection. (A SQLite path may
+        # hold "@": it has no password.)
+        raise StorageError(f"not a database URL: {safe_url(url)!r}: it holds more than one '@' (one "
+                           f"belongs between the user part and the host).{_ENCODE_HINT}")
     try:
         parsed = make_url(url)
     except ArgumentError as exc:
-        raise StorageError(f"not a database URL: {safe_url(url)!r} ({exc}); expected a file path, "
-                           "sqlite:///PATH or postgresql+psycopg://USER@HOST/DB") from None
+        raise StorageError(f"not a database URL: {safe_url(url)!r} ({_scrub(str(exc), raw)}); expected a file "
+                           "path, sqlite:///PATH or postgresql+psycopg://USER:PASSWORD@HOST/DB") from None
+    except ValueError:  # int() of the port, which may be a piece of the password: not quoted
+        raise StorageError(f"not a database URL: {safe_url(url)!r}: what follows the host's ':' is not a port "
+                           f"number.{_ENCODE_HINT}") from None
     backend = parsed.get_backend_name()
     if backend == "postgresql" and parsed.drivername in ("postgresql", "postgres"):
         parsed = parsed.set(drivername="postgresql+psycopg")
