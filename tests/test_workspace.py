@@ -248,3 +248,29 @@ def test_unassigned_calls_are_no_agent_and_are_counted_apart(project, tmp_path, 
     capsys.readouterr()
     assert main(["report", "unassigned", "--db", db]) == 2
     assert "'unassigned' is not an agent" in capsys.readouterr().err
+
+
+def test_the_limits_defaults_are_written_once():
+    """Issue 16 (review): max-call-minutes 240 and max-transcript-mb 50 were written in SETTINGS,
+    in Workspace, in TranscribeSettings and in the flags' help; changing one left the others. Now
+    callqa.workspace owns them and the others read its constants."""
+    import re
+
+    from callqa import workspace
+    from callqa.transcribe import TranscribeSettings
+
+    assert (workspace.MAX_CALL_MINUTES, workspace.MAX_TRANSCRIPT_MB) == (240, 50)
+    for key, constant in (("max-call-minutes", workspace.MAX_CALL_MINUTES),
+                          ("max-transcript-mb", workspace.MAX_TRANSCRIPT_MB)):
+        field = key.replace("-", "_")
+        assert workspace.SETTINGS[key][1] == constant
+        assert getattr(workspace.Workspace(), field) == constant
+        assert getattr(TranscribeSettings(), field) == constant
+        assert getattr(TranscribeSettings.of(workspace.Workspace()), field) == constant
+    # ... and nowhere else is the number written next to the limit's name
+    src = Path(workspace.__file__).parent
+    written = [f"{path.relative_to(src)}: {line.strip()}" for path in sorted(src.rglob("*.py"))
+               for line in path.read_text(encoding="utf-8").splitlines()
+               if re.search(r"(?i)max.(call.minutes|transcript.mb)", line) and re.search(r"\b(240|50)\b", line)
+               and not line.startswith(("MAX_CALL_MINUTES =", "MAX_TRANSCRIPT_MB ="))]
+    assert written == [], written

@@ -19,6 +19,7 @@ from callqa import __version__
 from callqa.errors import CallQAError
 from callqa.output import atomic_write, printable
 from callqa.transcript import Transcript
+from callqa.workspace import MAX_CALL_MINUTES, MAX_TRANSCRIPT_MB
 
 EXIT_OK, EXIT_SHORT, EXIT_ERROR = 0, 1, 2
 
@@ -191,9 +192,9 @@ def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("-j", "--workers", type=int, metavar="N", help="worker processes (default: all cores)")
     p.add_argument("--max-call-minutes", type=int, metavar="N",
                    help="refuse a recording longer than N minutes, or a transcript whose times run past them "
-                        "(default: 240)")
+                        f"(default: {MAX_CALL_MINUTES})")
     p.add_argument("--max-transcript-mb", type=int, metavar="N",
-                   help="refuse a transcript file larger than N MB (default: 50)")
+                   help=f"refuse a transcript file larger than N MB (default: {MAX_TRANSCRIPT_MB})")
 
 
 def progress_bar() -> Progress:

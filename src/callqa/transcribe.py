@@ -23,7 +23,7 @@ from callqa.importers import TRANSCRIPT_SUFFIXES, is_transcript_file, load_trans
 from callqa.parallel import default_workers, run_all, worker_count
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
-from callqa.workspace import LimitError, Workspace
+from callqa.workspace import MAX_CALL_MINUTES, MAX_TRANSCRIPT_MB, LimitError, Workspace
 
 # NB: callqa.asr is imported inside functions: importing this module loads no model.
 
@@ -42,8 +42,8 @@ class TranscribeSettings:
     company: str | None = None  # a company name the agent says, a cue for mono roles
     use_cache: bool = True
     threads: int = 0
-    max_call_minutes: int = 240
-    max_transcript_mb: int = 50
+    max_call_minutes: int = MAX_CALL_MINUTES
+    max_transcript_mb: int = MAX_TRANSCRIPT_MB
 
     @classmethod
     def of(cls, ws: Workspace) -> TranscribeSettings:

@@ -82,6 +82,11 @@ def _count(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+#: The limits' defaults, written here only (SETTINGS, Workspace, TranscribeSettings and the flags'
+#: help read them): four hours of call, a 50 MB transcript file.
+MAX_CALL_MINUTES = 240
+MAX_TRANSCRIPT_MB = 50
+
 #: key → (parser, default, whether it is a path a config file gives relative to itself)
 SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     "db": (_text, None, True),  # None: a SQLite file in the user data folder
@@ -98,8 +103,8 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     "cache": (_flag, True, False),
     "workers": (_count(0), 0, False),  # 0: all cores
     # limits: a file over one fails with its name, the limit and how to raise it
-    "max-call-minutes": (_count(1), 240, False),  # a recording's length, or an imported transcript's times
-    "max-transcript-mb": (_count(1), 50, False),  # an imported transcript's size
+    "max-call-minutes": (_count(1), MAX_CALL_MINUTES, False),  # a recording's length, or an imported transcript's times
+    "max-transcript-mb": (_count(1), MAX_TRANSCRIPT_MB, False),  # an imported transcript's size
     "reviewer": (_text, None, False),  # None: the login name
 }
 
@@ -119,8 +124,8 @@ class Workspace:
     vad: bool = True
     cache: bool = True
     workers: int = 0
-    max_call_minutes: int = 240
-    max_transcript_mb: int = 50
+    max_call_minutes: int = MAX_CALL_MINUTES
+    max_transcript_mb: int = MAX_TRANSCRIPT_MB
     reviewer: str | None = None
     #: key → where its value came from ("--db", "$CALLQA_DB", a file, "default")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
