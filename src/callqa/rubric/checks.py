@@ -5,6 +5,7 @@ metrics in ``metrics``.
 
 from __future__ import annotations
 
+import bisect
 import functools
 import re
 from dataclasses import dataclass
@@ -105,9 +106,12 @@ class ConditionalEvaluator:
         for h in self.then.find(ctx, then_segs):
             responses_in.setdefault(h.seg, []).append(h)
         flags, answered = [], 0
+        same = cfg.then.speaker in (cfg.when.speaker, "any")
         for seg, trig in triggers.items():
-            same = cfg.then.speaker in (cfg.when.speaker, "any")
-            window = [j for j in then_segs if j > seg or (same and j == seg)][:cfg.within_turns]
+            # the next ``within_turns`` turns of ``then`` (scope lists are in segment order): a
+            # binary search, where a scan of every turn per trigger made long calls quadratic
+            first = (bisect.bisect_left if same else bisect.bisect_right)(then_segs, seg)
+            window = then_segs[first:first + cfg.within_turns]
             responses = [h for j in window for h in responses_in.get(j, ())]
             if responses:
                 answered += 1

@@ -8,8 +8,11 @@ and the spaCy Docs (one ``nlp.pipe`` over the segments some pattern check could 
 
 from __future__ import annotations
 
+import bisect
+import itertools
 import re
 from collections import Counter
+from collections.abc import Iterable
 from dataclasses import replace
 from functools import cached_property
 from typing import Any
@@ -211,13 +214,38 @@ def _fallback(result: CriterionResult, results: list[CriterionResult]) -> Criter
     """A catch-all's result without the words another criterion flagged: a moment that already
     has its flag gets no second one, and words that earned a credit (an offer, an apology, a
     reassurance) are no fault. Its check forbids: it passes when nothing is left."""
-    taken = [f for r in results if r.criterion != result.criterion for f in r.flags if f.text]
-    kept = tuple(f for f in result.flags
-                 if not any(t.speaker == f.speaker and t.start < f.end and f.start < t.end for t in taken))
+    taken = _SpanIndex((f.speaker, f.start, f.end) for r in results if r.criterion != result.criterion
+                       for f in r.flags if f.text)
+    kept = tuple(f for f in result.flags if not taken.overlaps(f.speaker, f.start, f.end))
     if len(kept) == len(result.flags):
         return result
     status = result.status if result.status == "na" else "fail" if kept else "pass"
     return replace(result, status=status, flags=kept, value=float(len(kept)))
+
+
+class _SpanIndex:
+    """(speaker, start, end) spans, asked whether any overlaps a span: a binary search on the
+    starts and a running maximum of the ends, so a catch-all's flags against every other flag of
+    a long call cost n log n (comparing each pair took 16 of 76 s on a 2 MB transcript)."""
+
+    def __init__(self, spans: Iterable[tuple[str, float, float]]):
+        by_speaker: dict[str, list[tuple[float, float]]] = {}
+        for speaker, start, end in spans:
+            by_speaker.setdefault(speaker, []).append((start, end))
+        self.starts: dict[str, list[float]] = {}
+        self.reach: dict[str, list[float]] = {}
+        for speaker, pairs in by_speaker.items():
+            pairs.sort()
+            self.starts[speaker] = [s for s, _ in pairs]
+            self.reach[speaker] = list(itertools.accumulate((e for _, e in pairs), max))
+
+    def overlaps(self, speaker: str, start: float, end: float) -> bool:
+        """Whether a span of ``speaker`` has t.start < end and start < t.end."""
+        starts = self.starts.get(speaker)
+        if not starts:
+            return False
+        k = bisect.bisect_left(starts, end)  # the spans that start before ``end``
+        return k > 0 and self.reach[speaker][k - 1] > start
 
 
 _ENGINES: dict[int, tuple[Rubric, Engine]] = {}

@@ -634,10 +634,12 @@ class ConfirmedDetector:
         hits = self.inner.find(ctx, segs)
         if not hits:
             return hits
-        meant = self.confirm.find(ctx, sorted({h.seg for h in hits}))
+        meant_in: dict[int, list[Hit]] = {}  # per turn: each hit looks only at its own turn's sentences
+        for m in self.confirm.find(ctx, sorted({h.seg for h in hits})):
+            meant_in.setdefault(m.seg, []).append(m)
         kept = []
         for h in hits:
-            m = next((m for m in meant if m.seg == h.seg and m.start < h.end and h.start < m.end), None)
+            m = next((m for m in meant_in.get(h.seg, ()) if m.start < h.end and h.start < m.end), None)
             if m is not None:
                 kept.append(replace(h, extra=h.extra + (("confirmed", m.score), ("confirm_threshold", dict(m.extra)["threshold"]))))
         return kept
