@@ -56,3 +56,27 @@ def test_a_deeply_nested_calls_json_is_a_clear_error(tmp_path):
     (tmp_path / "calls.json").write_text("[" * 100_000 + "]" * 100_000)
     with pytest.raises(CallQAError, match="calls.json: cannot read the sidecar.*nested too deeply"):
         AgentMapper().lookup(call)
+
+
+def test_a_bad_date_fails_only_the_file_of_its_row(tmp_path):
+    """Found by benchmarks/reliability.py (issue 16): one row of calls.csv with a date that is no
+    date failed every file of the folder, those of the other rows and those it does not name,
+    corrupt audio included ('calls.csv: cannot read the date'). Its own file still fails."""
+    for name in ("bad.wav", "good.wav", "unnamed.wav"):
+        (tmp_path / name).write_bytes(b"RIFF")
+    (tmp_path / "calls.csv").write_text("file,agent,date\nbad.wav,gina,2026-13-45\ngood.wav,hal,2026-11-02\n")
+    mapper = AgentMapper(roots=[tmp_path])
+    with pytest.raises(CallQAError, match="calls.csv.*2026-13-45"):
+        mapper.lookup(tmp_path / "bad.wav")
+    good = mapper.lookup(tmp_path / "good.wav")
+    assert (good.agent, good.call_date) == ("hal", date(2026, 11, 2))
+    assert mapper.lookup(tmp_path / "unnamed.wav").agent == UNASSIGNED
+    folder = tmp_path / "json"  # a date that is a number in calls.json: an error, not an AttributeError
+    folder.mkdir()
+    for name in ("bad.wav", "good.wav"):
+        (folder / name).write_bytes(b"RIFF")
+    (folder / "calls.json").write_text(json.dumps([{"file": "bad.wav", "agent": "gina", "date": 20261102},
+                                                   {"file": "good.wav", "agent": "hal"}]))
+    with pytest.raises(CallQAError, match="calls.json.*20261102"):
+        AgentMapper(roots=[folder]).lookup(folder / "bad.wav")
+    assert AgentMapper(roots=[folder]).lookup(folder / "good.wav").agent == "hal"

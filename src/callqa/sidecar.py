@@ -86,6 +86,8 @@ def compile_pattern(pattern: str) -> re.Pattern[str]:
 def _parse_date(text: str | None, where: Path) -> date | None:
     if not text:
         return None
+    if not isinstance(text, str):  # calls.json: a number or a list
+        raise CallQAError(f"{where}: cannot read the date {text!r}; use YYYY-MM-DD")
     for fmt in ("%Y-%m-%d", "%Y%m%d", "%Y-%m-%dT%H:%M:%S", "%d/%m/%Y"):
         try:
             return datetime.strptime(text.strip(), fmt).date()
@@ -100,8 +102,8 @@ def _sidecar_row(path: Path, root: Path | None) -> dict | None:
             table = _load_sidecar(folder / name)
             if table is not None:
                 rel = path.relative_to(folder).as_posix()
-                if rel in table:
-                    return table[rel]
+                if rel in table:  # its date read here: a bad one fails this file, not the folder
+                    return {"agent": table[rel]["agent"], "date": _parse_date(table[rel]["date"], folder / name)}
         if folder == root or (folder / ".git").exists():
             break
     return None
@@ -128,6 +130,6 @@ def _load_sidecar(path: Path) -> dict[str, dict] | None:
             raise CallQAError(f"{path}: row {i} has no 'file'; columns are file,agent,date")
         table[Path(row["file"]).as_posix()] = {
             "agent": (row.get("agent") or "").strip() or None,
-            "date": _parse_date(row.get("date"), path),
+            "date": row.get("date"),  # read when the file's row is used (_sidecar_row)
         }
     return table
