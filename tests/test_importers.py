@@ -69,7 +69,11 @@ def test_srt_prefixes_and_brackets(tmp_path):
     ("d.vtt", "WEBVTT\n\n00:00:00.000 --> 00:00:01.000\nno tag here\n", "d.vtt:3: cue has no speaker tag"),
     ("e.txt", "   \n", "empty"),
     ("f.json", '{"segments": [{"speaker": "agent", "start": 5, "end": 1, "text": "x"}]}', "ends"),
-], ids=["untagged-text", "bad-json", "unknown-speaker", "untagged-cue", "empty", "end-before-start"])
+    # found by benchmarks/reliability.py: '00:00:xx,000' was read as 0 s from its last digits
+    ("g.srt", "1\n00:00:xx,000 --> 00:00:01,000\nAgent: hi\n", "g.srt:2: bad cue timing"),
+    ("h.vtt", "WEBVTT\n\n00:01.000 --> soon\n<v Agent>hi\n", "h.vtt:3: bad cue timing"),
+], ids=["untagged-text", "bad-json", "unknown-speaker", "untagged-cue", "empty", "end-before-start",
+        "broken-srt-time", "broken-vtt-time"])
 def test_bad_transcripts_name_file_and_line(tmp_path, name, content, expected):
     path = tmp_path / name
     path.write_text(content)

@@ -133,7 +133,9 @@ def _from_plain_text(path: Path, text: str) -> Transcript:
     return _imported(path, segments, {"times": "given" if timed else "estimated"})
 
 
-_CUE_TIME = re.compile(r"(?P<a>[\d:.,]+)\s*-->\s*(?P<b>[\d:.,]+)")
+_STAMP = r"\d+(?::\d+){0,2}(?:[.,]\d+)?"
+#: a cue's timing line: the two times whole (a broken first time was read from its last digits)
+_CUE_TIME = re.compile(rf"^\s*(?P<a>{_STAMP})\s*-->\s*(?P<b>{_STAMP})(?:\s|$)")
 _VOICE = re.compile(r"<v(?:\.[\w.]+)?\s+(?P<name>[^>]+)>(?P<text>.*?)(?:</v>|$)", re.S)
 _BRACKET = re.compile(r"^\s*\[(?P<name>[^\]]+)\]\s*(?P<text>.*)$", re.S)
 _TAGS = re.compile(r"<[^>]+>")
@@ -147,6 +149,9 @@ def _from_cues(path: Path, text: str) -> Transcript:
     while i < len(lines):
         match = _CUE_TIME.search(lines[i])
         if not match:
+            if "-->" in lines[i]:
+                raise TranscriptFormatError(f"{path}:{i + 1}: bad cue timing {lines[i].strip()[:60]!r}; "
+                                            "expected HH:MM:SS.mmm --> HH:MM:SS.mmm")
             i += 1
             continue
         lineno = i + 1
