@@ -39,11 +39,16 @@ spec.loader.exec_module(pr)
 # recall 0.91 → 0.86, rapport recall 1.00 → 0.86; "Sorry for the wait" is heard as an apology
 # too and "Right, bear with me" as hold etiquette (hold 0.96 / 1.00 → 0.92 / 0.96); ownership
 # 0.76 / 1.00 → 0.79 / 0.96, resolution recall 0.96 → 0.93, negative-phrasing precision 0.89 →
-# 0.92, empathy precision 0.88 → 0.91.
+# 0.92, empathy precision 0.88 → 0.91. 2026-12-07, authors Q, S and T added and the encoder
+# retrained (held out, agreed labels: ownership recall 0.69 → 0.75, rapport 0.80 → 0.84,
+# resolution 0.79 → 0.82): here resolution precision 0.96 → 0.92 and recall 0.93 → 0.95 (a next
+# step heard in "What I can do is move your appointment", which this set calls ownership, and in
+# "Let me just go over what we've done today"), negative phrasing 0.92 / 0.98 → 0.94 / 0.96,
+# empathy precision 0.91 → 0.89, rapport 0.80 → 0.79.
 MEASURED = {
-    "closing": (1.00, 1.00), "empathy": (0.91, 0.86), "greeting": (1.00, 1.00),
-    "hold": (0.92, 0.96), "listening": (1.00, 1.00), "negative_phrasing": (0.92, 0.98),
-    "ownership": (0.79, 0.96), "rapport": (0.80, 0.86), "resolution": (0.96, 0.93),
+    "closing": (1.00, 1.00), "empathy": (0.89, 0.86), "greeting": (1.00, 1.00),
+    "hold": (0.92, 0.96), "listening": (1.00, 1.00), "negative_phrasing": (0.94, 0.96),
+    "ownership": (0.79, 0.96), "rapport": (0.79, 0.86), "resolution": (0.92, 0.95),
 }
 MARGIN = 0.03
 
