@@ -83,7 +83,7 @@ def fill(engine, n_calls: int, n_agents: int, n_segments: int = 16, n_flags: int
                 calls.append({"id": cid, "agent_id": agent_id, "file": f"calls/{cid}.wav",
                               "content_hash": f"{cid:064x}", "call_date": when, "duration": t,
                               "engine": "faster-whisper", "model": "tiny.en", "rubric_id": rubric.id,
-                              "rubric_version": "bench", "score": score, "machine_score": score,
+                              "rubric_hash": "bench", "score": score, "machine_score": score,
                               "critical_failed": False, "roles": "channels", "role_confidence": 1.0,
                               "negative_flags": negatives, "review_status": "unreviewed"})
                 for p, name in enumerate(sections):

@@ -73,7 +73,7 @@ def fill(engine, n_calls: int, n_agents: int, n_segments: int, n_flags: int, see
                 calls.append({"id": cid, "agent_id": agent_id, "file": f"calls/{cid}.wav",
                               "content_hash": f"{cid:064x}", "call_date": when,
                               "duration": rng.uniform(60, 900), "engine": "faster-whisper", "model": "tiny.en",
-                              "rubric_id": "default", "rubric_version": "v1", "score": score,
+                              "rubric_id": "default", "rubric_hash": "v1", "score": score,
                               "machine_score": score, "critical_failed": rng.random() < 0.05,
                               "roles": "channels", "role_confidence": 1.0, "negative_flags": negatives,
                               "review_status": "reviewed" if rng.random() < 0.05 else "unreviewed"})
@@ -179,7 +179,7 @@ def main() -> None:
         for i in range(n):
             save_scored_call(s, transcript, _Score(75.0, dict.fromkeys(SECTIONS, 80.0), flags),
                              agent=f"agent{i % 50:03d}", call_date=datetime(2026, 1, 1, tzinfo=UTC),
-                             content_hash=f"new{i:061d}", rubric_id="default", rubric_version="v1")
+                             content_hash=f"new{i:061d}", rubric_id="default", rubric_hash="v1")
         per = (time.perf_counter() - t) / n
         print(f"  save_scored_call (30 segments, 5 sections, 4 flags), mean of {n}: {per * 1000:.1f} ms per call")
     engine.dispose()

@@ -659,7 +659,7 @@ def test_a_changed_rubric_rescores_stored_transcripts_without_whisper(tmp_path, 
         for call in list_calls(session):
             expected = score_transcript(stored_transcript(session, call.id), edited)
             assert call.score == pytest.approx(expected.score)
-            assert call.rubric_version == services.rubric_version(edited)
+            assert call.rubric_hash == services.rubric_hash(edited)
     by_file = {o["file"]: o["score"] for o in after}
     assert by_file[str(folder / "stereo.ogg")] != before[str(folder / "stereo.ogg")]  # rapport 66.7 weighs more
     assert all(o["sections"]["rapport"] is not None for o in after)

@@ -62,7 +62,10 @@ def _json(ws, capsys, *args: str) -> list[dict]:
 
 def test_filters_select_calls_by_agent_date_and_score(db, capsys):
     everything = _json(db, capsys)
-    assert len(everything) == 3 and {r["export_version"] for r in everything} == {2}
+    assert len(everything) == 3 and {r["export_version"] for r in everything} == {3}
+    # version 3: the rubric's content hash is `rubric_hash`; `rubric_version` (which held it) is gone
+    assert {r["rubric_hash"] for r in everything} == {services.rubric_hash(services.load_rubric(None))}
+    assert not any("rubric_version" in r for r in everything)
     assert {r["agent"] for r in _json(db, capsys, "--agent", "dana")} == {"dana"}
     assert [r["call_date"] for r in _json(db, capsys, "--agent", "dana", "--from", "2026-11-10")] == ["2026-11-20"]
     assert [r["call_date"] for r in _json(db, capsys, "--to", "2026-11-02")] == ["2026-11-02"]
@@ -99,7 +102,7 @@ def test_sections_reviews_and_comments_are_exported(db, capsys, tmp_path):
     mine = [r for r in table if r["call_id"] == str(poor["call_id"])]
     assert {r["comments"] for r in mine} == {"Coach on owning the transfer"}
     assert {r["reviews"] for r in mine} == {"2"}
-    assert {r["export_version"] for r in table} == {"2"}
+    assert {r["export_version"] for r in table} == {"3"}
     sections = [k for k in table[0] if k.startswith("section:")]
     assert sections[:2] == ["section:greeting", "section:rapport"]  # the rubric's order
     assert float(mine[0][f"section:{fault.criterion.split('.')[0]}"]) == pytest.approx(section["reviewed"], abs=0.05)

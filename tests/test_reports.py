@@ -107,7 +107,7 @@ def _migrated(path: Path) -> str:
 def _store(session: Session, transcript: Transcript, rubric, *, agent: str, when: date, key: str) -> int:
     return storage.save_scored_call(session, transcript, score_transcript(transcript, rubric), agent=agent,
                                     call_date=when, content_hash=key.ljust(64, "0")[:64], rubric_id=rubric.id,
-                                    rubric_version="test")
+                                    rubric_hash="test")
 
 
 def call(file: str, *turns: tuple[str, float, float, str]) -> Transcript:

@@ -128,7 +128,7 @@ def test_a_match_near_its_threshold_puts_the_call_in_the_review_queue(tmp_path) 
             t = Transcript(f"{name}.txt", 4.0, "t", "", (Segment("agent", 0.0, 4.0, text),))
             result = score_transcript(t, rubric)
             ids[name] = storage.save_scored_call(session, t, result, agent="a", call_date=date(2026, 11, 2),
-                                                 content_hash=name, rubric_id=rubric.id, rubric_version="1")
+                                                 content_hash=name, rubric_id=rubric.id, rubric_hash="1")
         only_rules = review.QueueSettings(per_agent_week=0, lowest_per_agent=0)  # no sampled or lowest calls
         queue = review.review_queue(session, only_rules, rubric=rubric)
     engine.dispose()

@@ -91,12 +91,12 @@ DEAD_AIR = FakeFlag("listening.dead_air", "listening", "negative", "minor", None
 
 def save(session: Session, *, hash_: str, agent: str = "alice", score: float = 80.0,
          sections: dict | None = None, flags: tuple = (RUDE, GREETING), when: date | datetime = date(2026, 3, 2),
-         transcript: Transcript | None = None, rubric_version: str = "v1") -> int:
+         transcript: Transcript | None = None, rubric_hash: str = "v1") -> int:
     return save_scored_call(
         session, transcript or make_transcript(f"calls/{hash_}.wav"),
         FakeScore(score, sections if sections is not None else {"opening": 100.0, "empathy": None},
                   flags),
-        agent=agent, call_date=when, content_hash=hash_, rubric_id="default", rubric_version=rubric_version)
+        agent=agent, call_date=when, content_hash=hash_, rubric_id="default", rubric_hash=rubric_hash)
 
 
 # ----------------------------------------------------------------------------- fixtures
@@ -131,11 +131,56 @@ def test_migrate_from_empty_creates_the_tables_of_the_models(db_url):
     try:
         assert current_revision(engine) is None
         migrate(engine)
-        assert current_revision(engine) == "0003"
+        assert current_revision(engine) == "0004"
         migrate(engine)  # already at head: nothing to do, no error
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
             assert compare_metadata(ctx, Base.metadata) == []
+    finally:
+        engine.dispose()
+
+
+def test_a_database_at_0003_upgrades_keeping_every_row_and_its_rubric_hash(db_url):
+    """0004 renames calls.rubric_version (a content hash) to rubric_hash on a database that has
+    rows: none is lost (a batch rename on SQLite would drop and recreate calls, and the
+    foreign-key cascade would empty segments, flags, section scores and reviews)."""
+    engine = connect(db_url)
+    try:
+        migrate(engine, "0003")
+        with engine.begin() as conn:
+            conn.execute(text("INSERT INTO agents (id, name) VALUES (1, 'alice')"))
+            conn.execute(text(
+                "INSERT INTO calls (id, agent_id, file, content_hash, call_date, duration, engine, model, rubric_id,"
+                " rubric_version, score, machine_score, critical_failed, roles, role_confidence, negative_flags,"
+                " critical_cap) VALUES (1, 1, 'a.wav', :h, :d, 60.0, 'whisper', 'base', 'default', 'abc123def4567890',"
+                " 75.0, 80.0, false, 'stereo', 1.0, 1, 0)"), {"h": "h" * 64, "d": datetime(2026, 3, 2, tzinfo=UTC)})
+            conn.execute(text("INSERT INTO segments (call_id, idx, speaker, start_s, end_s, text)"
+                              " VALUES (1, 0, 'agent', 0.0, 2.0, 'Thank you for calling')"))
+            conn.execute(text("INSERT INTO flags (id, call_id, criterion, category, polarity, severity, text, message)"
+                              " VALUES (1, 1, 'greeting', 'opening', 'positive', 'info', 'Thank you', 'greeted')"))
+            conn.execute(text("INSERT INTO section_scores (call_id, section, agent_id, call_date, score, override)"
+                              " VALUES (1, 'opening', 1, :d, 100.0, 90.0)"), {"d": datetime(2026, 3, 2, tzinfo=UTC)})
+            conn.execute(text("INSERT INTO criterion_results (call_id, criterion, section, status, weight, critical)"
+                              " VALUES (1, 'greeting', 'opening', 'pass', 1.0, false)"))
+            conn.execute(text("INSERT INTO reviews (call_id, flag_id, kind, reviewer) VALUES (1, 1, 'accept', 'rita')"))
+        tables = ("agents", "calls", "segments", "flags", "section_scores", "criterion_results", "reviews")
+        with engine.connect() as conn:
+            before = {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables}
+        assert set(before.values()) == {1}
+
+        migrate(engine)
+        assert current_revision(engine) == "0004"
+        with engine.connect() as conn:
+            assert {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables} == before
+            ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
+            assert compare_metadata(ctx, Base.metadata) == []
+        with Session(engine) as session:
+            call = get_call(session, 1)
+            assert call.call.rubric_hash == "abc123def4567890" and call.call.score == 75.0
+            assert is_scored(session, "h" * 64, "abc123def4567890")
+            assert [s.text for s in call.segments] == ["Thank you for calling"]
+            assert [(f.criterion, f.review_status) for f in call.flags] == [("greeting", None)]
+            assert [r.kind for r in call.reviews] == ["accept"]
     finally:
         engine.dispose()
 
@@ -158,14 +203,14 @@ def test_a_scored_call_reads_back_as_it_was_saved(session):
         session, transcript,
         FakeScore(62.5, {"opening": 100.0, "empathy": None, "closing": 25.0}, (RUDE, GREETING, DEAD_AIR), True),
         agent="Alice Smith", call_date=datetime(2026, 3, 2, 14, 30, tzinfo=UTC), content_hash="h" * 64,
-        rubric_id="default", rubric_version="abc123")
+        rubric_id="default", rubric_hash="abc123")
 
     stored = get_call(session, call_id)
     assert stored is not None
     call = stored.call
     assert (call.agent, call.file, call.content_hash) == ("Alice Smith", "calls/Ünïcode call.wav", "h" * 64)
     assert (call.score, call.machine_score, call.critical_failed) == (62.5, 62.5, True)
-    assert (call.rubric_id, call.rubric_version) == ("default", "abc123")
+    assert (call.rubric_id, call.rubric_hash) == ("default", "abc123")
     assert (call.engine, call.model) == ("faster-whisper", "tiny.en")
     assert (call.roles, call.role_confidence, call.duration) == ("diarization", 0.75, 6.0)
     assert call.call_date == datetime(2026, 3, 2, 14, 30, tzinfo=UTC)
@@ -208,12 +253,12 @@ def test_saving_the_same_recording_again_replaces_it_and_keeps_matching_reviews(
     # rescored with a changed rubric: dead-air no longer flagged, one segment more
     again = save(session, hash_="same", score=70.0, flags=(RUDE, GREETING),
                  sections={"opening": 90.0, "empathy": 80.0}, transcript=make_transcript("calls/same.wav", n=4),
-                 rubric_version="v2")
+                 rubric_hash="v2")
     assert again == first
     assert session.scalar(select(func.count()).select_from(Call)) == 1
     assert session.scalar(select(func.count()).select_from(SegmentRow)) == 4
     stored = get_call(session, first)
-    assert (stored.call.score, stored.call.rubric_version) == (70.0, "v2")
+    assert (stored.call.score, stored.call.rubric_hash) == (70.0, "v2")
     assert sorted(f.criterion for f in stored.flags) == ["empathy.no_dismissive", "opening.greeting"]
     rude = next(f for f in stored.flags if f.criterion == "empathy.no_dismissive")
     assert rude.review_status == "accepted"

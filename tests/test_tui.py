@@ -63,14 +63,14 @@ def _fill(url: str) -> None:
                 result = dataclasses.replace(result, critical_failed=("negative_phrasing.blame_customer",))
             storage.save_scored_call(session, t, result, agent=row["agent"],
                                      call_date=date.fromisoformat(row["date"]), content_hash=stem,
-                                     rubric_id=rubric.id, rubric_version="test")
+                                     rubric_id=rubric.id, rubric_hash="test")
         markup = Transcript("calls/markup.wav", 20.0, "import", "", (
             Segment("agent", 0.5, 5.0, "Thank you for calling, how can I help you today?"),
             Segment("customer", 5.5, 12.0, MARKUP_TEXT), Segment("customer", 12.5, 15.0, "I'd like to check my bill.")),
             roles="labels")
         storage.save_scored_call(session, markup, score_transcript(markup, rubric), agent="dave",
                                  call_date=date(2026, 9, 1), content_hash="markup", rubric_id=rubric.id,
-                                 rubric_version="test")
+                                 rubric_hash="test")
     engine.dispose()  # closes the last connection: the WAL is folded into the file
 
 

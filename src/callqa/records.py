@@ -97,7 +97,8 @@ class CallSummary:
     engine: str
     model: str
     rubric_id: str
-    rubric_version: str
+    #: the rubric's content hash (``services.rubric_hash``), not its YAML ``version:``
+    rubric_hash: str
     #: the overall score that counts: the machine's, or the one a review set
     score: float
     #: the machine's original overall score

@@ -40,6 +40,7 @@ class CallScore:
     flags: tuple[Flag, ...]
     critical_failed: tuple[str, ...]
     rubric_id: str
+    #: the rubric file's ``version:`` field (the stored content hash is ``calls.rubric_hash``)
     rubric_version: str
     service_call: bool = True
     #: the rubric's section weights and critical cap: what a reviewed score is recomputed with

@@ -164,8 +164,9 @@ class Training(_Model):
     it, every other row does not. ``threshold`` is then the probability a sentence needs. The
     file is read when the rubric is loaded (relative to the rubric file, else to the packaged
     default rubric, so a copy of it keeps working) and its rows become part of the rubric, so
-    editing the file changes the rubric's version. ``column`` names the file's column of labels
-    (``agreed`` in the packaged files: what most of their independent labellers said)."""
+    editing the file changes the rubric's content hash (``services.rubric_hash``). ``column``
+    names the file's column of labels (``agreed`` in the packaged files: what most of their
+    independent labellers said)."""
 
     file: str
     label: str | list[str]  # several: a row with any of them meets it

@@ -1,7 +1,7 @@
 """The one API that the command line, the terminal UI and the reports call.
 
 score_paths: recordings or transcripts in → transcribed (cache first), scored with the rubric,
-stored per agent, one transaction per call. Files already stored with the same rubric version
+stored per agent, one transaction per call. Files already stored with the same rubric (its content hash)
 are skipped; a stored call whose rubric changed is rescored from its stored transcript (no
 Whisper); a file that fails is recorded with its error and the batch goes on.
 """
@@ -86,8 +86,10 @@ class BatchSummary:
         return [o for o in self.outcomes if o.status == "failed"]
 
 
-def rubric_version(rubric: Rubric) -> str:
-    """A short hash of the rubric's content: any edit gives a new version."""
+def rubric_hash(rubric: Rubric) -> str:
+    """A short hash of the rubric's content: any edit gives a new hash, so stored calls are rescored.
+    Stored as ``calls.rubric_hash``; not the rubric file's ``version:`` field (``Rubric.version``,
+    ``CallScore.rubric_version``), which an author may leave unchanged."""
     return hashlib.sha256(rubric.model_dump_json().encode()).hexdigest()[:16]
 
 
@@ -129,12 +131,12 @@ def load_rubric(path: str | None = None) -> Rubric:
 _WORKER_RUBRICS: dict[str, Rubric] = {}
 
 
-def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubric, version: str,
+def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubric, rhash: str,
                           redact: bool) -> tuple[Path, Transcript | None, CallScore | None, str | None]:
     """One file, in a worker process (perhaps on another machine): never raises, a failure comes
     back as its message. The rubric travels with the job, so workers need no rubric file; one
-    copy per version is kept so its compiled matchers are built once per worker."""
-    rubric = _WORKER_RUBRICS.setdefault(version, rubric)
+    copy per rubric hash is kept so its compiled matchers are built once per worker."""
+    rubric = _WORKER_RUBRICS.setdefault(rhash, rubric)
     try:
         transcript = transcribe_file(path, settings)
         if redact:
@@ -166,7 +168,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
     did not change; ``executor``: "dask://HOST:PORT". A stored call keeps its agent and date unless
     ``agent``, a sidecar or the name pattern names them."""
     rubric = load_rubric(ws.rubric)  # a bad rubric stops here, before any work
-    version = rubric_version(rubric)
+    rhash = rubric_hash(rubric)
     paths = list(paths)
     mapper = AgentMapper(ws.name_pattern, agent, roots=paths)
     inputs = find_inputs(paths)
@@ -192,7 +194,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             call_id = storage.call_id_for_hash(session, digest)
             if call_id is not None and info.source == "none" and (stored := storage.call_summary(session, call_id)):
                 info = CallInfo(stored.agent, stored.call_date, "stored")  # nobody named another agent
-            if call_id is not None and not rescore and storage.is_scored(session, digest, version):
+            if call_id is not None and not rescore and storage.is_scored(session, digest, rhash):
                 emit(CallOutcome(str(path), "skipped", info.agent, call_id))
                 continue
             if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
@@ -203,7 +205,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                     _fail(session, emit, str(path), digest, str(exc), ws.redact)
                     continue
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric, version, ws.company, ws.redact)
+                      rubric, rhash, ws.company, ws.redact)
                 continue
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
@@ -214,10 +216,10 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             transcription = replace(TranscribeSettings.of(ws), threads=threads)
             for absolute, (path, digest, info) in todo.items():
                 session.rollback()  # end the read snapshot: see what another batch stored meanwhile
-                if not rescore and storage.is_scored(session, digest, version):
+                if not rescore and storage.is_scored(session, digest, rhash):
                     emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
                     continue
-                yield absolute, transcription, rubric, version, ws.redact
+                yield absolute, transcription, rubric, rhash, ws.redact
 
         workers = worker_count(ws.workers, len(todo))
         for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
@@ -226,7 +228,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 _fail(session, emit, str(path), digest, error, ws.redact)
             else:
                 _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
-                      version, ws.company, ws.redact)
+                      rhash, ws.company, ws.redact)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary
@@ -237,9 +239,9 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                    on_total: Callable[[int], None] | None = None, page: int = 500) -> BatchSummary:
     """Rescore every stored call (``agent``: only that agent's) with the workspace's rubric from its
     stored transcript: no recording is read, Whisper never runs, each call keeps its agent. Calls
-    already scored with this rubric version are skipped unless ``rescore``."""
+    already scored with this rubric (same content hash) are skipped unless ``rescore``."""
     rubric = load_rubric(ws.rubric)
-    version = rubric_version(rubric)
+    rhash = rubric_hash(rubric)
     storage.check_writable(open_database(ws.db))
     summary = BatchSummary()
     with session_for(ws.db) as session:
@@ -249,10 +251,10 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
         while batch := storage.list_calls(session, agent=agent, order_by="id", limit=page, offset=offset):
             offset += len(batch)
             for call in batch:
-                if call.rubric_version == version and not rescore:
+                if call.rubric_hash == rhash and not rescore:
                     outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
                 else:
-                    outcome = _rescore_one(session, call, rubric, version, ws.company, ws.redact)
+                    outcome = _rescore_one(session, call, rubric, rhash, ws.company, ws.redact)
                 summary.outcomes.append(outcome)
                 if on_outcome:
                     on_outcome(outcome)
@@ -261,7 +263,7 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
     return summary
 
 
-def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, version: str,
+def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, rhash: str,
                  company: str | None, redact: bool) -> CallOutcome:
     transcript = _stored(session, call.id, redact)
     try:
@@ -276,12 +278,12 @@ def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, ve
         return CallOutcome(call.file, "not_service", call.agent, call.id, result, call.duration, message)
     result = _personalised(result, call.agent, company, transcript)
     call_id = storage.save_scored_call(session, transcript, result, agent=call.agent, call_date=call.call_date,
-                                       content_hash=call.content_hash, rubric_id=rubric.id, rubric_version=version)
+                                       content_hash=call.content_hash, rubric_id=rubric.id, rubric_hash=rhash)
     return CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
 
 
 def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
-          rubric: Rubric, version: str, company: str | None, redact: bool) -> None:
+          rubric: Rubric, rhash: str, company: str | None, redact: bool) -> None:
     if not result.service_call:  # reported with the reason, not stored as a scored call
         message = _not_service(transcript.file)
         storage.record_error(session, transcript.file, digest, message)
@@ -290,7 +292,7 @@ def _save(session: Session, emit, status: str, transcript: Transcript, result: C
     result = _personalised(result, info.agent, company, transcript)
     try:
         call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
-                                           content_hash=digest, rubric_id=rubric.id, rubric_version=version)
+                                           content_hash=digest, rubric_id=rubric.id, rubric_hash=rhash)
     except storage.StorageError as exc:  # data the database cannot hold: this file fails, the batch goes on
         _fail(session, emit, transcript.file, digest, str(exc), redact)
         return

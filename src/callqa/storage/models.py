@@ -102,7 +102,9 @@ class Call(Base):
     engine: Mapped[str] = mapped_column(String(100))
     model: Mapped[str] = mapped_column(String(200))
     rubric_id: Mapped[str] = mapped_column(String(200))
-    rubric_version: Mapped[str] = mapped_column(String(64))
+    #: ``services.rubric_hash``: a hash of the rubric's content, so any edit rescored (not the
+    #: rubric file's ``version:`` field)
+    rubric_hash: Mapped[str] = mapped_column(String(64))
     #: the overall score that counts, 0-100: the machine's, or the one a review set
     score: Mapped[float] = mapped_column(Float)
     #: the machine's overall score, kept when a review changes ``score``
@@ -131,7 +133,7 @@ class Call(Base):
         Index(None, "score"),
         # "not reviewed yet" / "disputed", newest first
         Index(None, "review_status", "call_date"),
-        # skip already-scored files (content hash + rubric version) is served by the unique index
+        # skip already-scored files (content hash + rubric hash) is served by the unique index
     )
 
 

@@ -142,7 +142,7 @@ def _flag_key(criterion: str, speaker: str | None, start: float | None, end: flo
 
 
 _CALL_COLUMNS = (Call.id, Agent.name, Call.file, Call.content_hash, Call.call_date, Call.duration,
-                 Call.engine, Call.model, Call.rubric_id, Call.rubric_version, Call.score,
+                 Call.engine, Call.model, Call.rubric_id, Call.rubric_hash, Call.score,
                  Call.machine_score, Call.critical_failed, Call.roles, Call.role_confidence,
                  Call.negative_flags, Call.review_status, Call.scored_at)
 
@@ -200,7 +200,7 @@ def _agent_id(session: Session, name: str) -> int:
 
 def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike, *, agent: str,
                      call_date: date | datetime, content_hash: str, rubric_id: str,
-                     rubric_version: str) -> int:
+                     rubric_hash: str) -> int:
     """Store one scored call (transcript, flags, section scores) in one transaction; returns its
     id. A call with the same ``content_hash`` is replaced in place (see the module's rules). The
     call is marked redacted when the transcript is (``transcript.extra["redacted"]``)."""
@@ -216,7 +216,7 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
         "engine": transcript.engine,
         "model": transcript.model,
         "rubric_id": rubric_id,
-        "rubric_version": rubric_version,
+        "rubric_hash": rubric_hash,
         "score": float(score.score),
         "machine_score": float(score.score),
         "critical_failed": bool(score.critical_failed),
@@ -461,10 +461,10 @@ def record_error(session: Session, file: str, content_hash: str | None, message:
 
 # --------------------------------------------------------------------------- reads
 
-def is_scored(session: Session, content_hash: str, rubric_version: str) -> bool:
-    """True when this recording is stored, scored with this rubric version."""
+def is_scored(session: Session, content_hash: str, rubric_hash: str) -> bool:
+    """True when this recording is stored, scored with the rubric of this content hash."""
     return bool(session.scalar(select(exists().where(Call.content_hash == content_hash,
-                                                     Call.rubric_version == rubric_version))))
+                                                     Call.rubric_hash == rubric_hash))))
 
 
 def call_id_for_hash(session: Session, content_hash: str) -> int | None:
@@ -720,10 +720,11 @@ __all__: Sequence[str] = (
 # --------------------------------------------------------------------------- export
 
 #: Version of ``callqa export``'s columns and JSON keys (README, "Export"); 2 added section scores,
-#: reviews and comments.
-EXPORT_VERSION = 2
+#: reviews and comments; 3 renamed ``rubric_version`` (which held the rubric's content hash) to
+#: ``rubric_hash``.
+EXPORT_VERSION = 3
 EXPORT_CALL_FIELDS = ("call_id", "agent", "file", "call_date", "duration", "score", "machine_score",
-                      "critical_failed", "review_status", "rubric_id", "rubric_version", "engine", "model")
+                      "critical_failed", "review_status", "rubric_id", "rubric_hash", "engine", "model")
 EXPORT_FLAG_FIELDS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
                       "message", "suggestion", "explanation", "origin", "flag_review")
 EXPORT_REVIEW_FIELDS = ("kind", "criterion", "section", "new_score", "text", "reviewer", "created_at")
@@ -770,7 +771,7 @@ def export_rows(session: Session, where: ExportFilter = ExportFilter(), batch: i
     while True:
         calls = session.execute(
             select(Call.id, Agent.name, Call.file, Call.call_date, Call.duration, Call.score, Call.machine_score,
-                   Call.critical_failed, Call.review_status, Call.rubric_id, Call.rubric_version, Call.engine,
+                   Call.critical_failed, Call.review_status, Call.rubric_id, Call.rubric_hash, Call.engine,
                    Call.model)
             .join(Agent, Agent.id == Call.agent_id).where(Call.id > last, *conds).order_by(Call.id)
             .limit(batch)).all()
