@@ -38,7 +38,8 @@ def main() -> None:
     args = ap.parse_args()
     sys.path.insert(0, str(REPO / "src"))
     from callqa.rubric import calibrate as cal
-    from callqa.rubric.engine import CallContext, Engine
+    from callqa.rubric.context import CallContext
+    from callqa.rubric.engine import Engine
     from callqa.rubric.loader import load_rubric
     from callqa.rubric.matchers import make_detector
     from callqa.transcript import Segment, Transcript

@@ -32,7 +32,8 @@ from typing import Any
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "src"))
 
 from callqa.rubric.matchers import get_nlp  # noqa: E402
-from callqa.rubric.engine import STATS, engine_for  # noqa: E402
+from callqa.rubric.context import STATS  # noqa: E402
+from callqa.rubric.engine import engine_for  # noqa: E402
 from callqa.rubric.loader import load_rubric  # noqa: E402
 from callqa.scoring import score_transcript  # noqa: E402
 from callqa.transcript import Segment, Transcript  # noqa: E402

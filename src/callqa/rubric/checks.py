@@ -20,7 +20,7 @@ from .schema import (CHECK_TYPES, AnyCheck, ConditionalCheck, Criterion, Custome
                      PhraseCheck, SemanticCheck)
 
 if TYPE_CHECKING:
-    from .engine import CallContext
+    from .context import CallContext
 
 @dataclass(slots=True)
 class Outcome:

@@ -1,127 +1,29 @@
 """Transcript + Rubric → one result (status, flags) per criterion.
 
 An ``Engine`` compiles a rubric once (phrase regexes, the anchor-word index, spaCy
-matchers); ``Engine.evaluate`` then runs it on a transcript through a ``CallContext``, which
-holds everything computed once per transcript: normalized texts, token sets, the speech gaps
-and the spaCy Docs (one ``nlp.pipe`` over the segments some pattern check could match).
+matchers); ``Engine.evaluate`` then runs it on a transcript through a ``CallContext``
+(``context.py``), which holds everything computed once per transcript: normalized texts, token
+sets, the speech gaps and the spaCy Docs (one ``nlp.pipe`` over the segments some pattern check
+could match).
 """
 
 from __future__ import annotations
 
 import bisect
 import itertools
-import re
-from collections import Counter
 from collections.abc import Iterable
 from dataclasses import replace
-from functools import cached_property
 from typing import Any
 
 from callqa.errors import CallQAError
-from callqa.transcript import Segment, Transcript
+from callqa.transcript import Transcript
 
 from .checks import REGISTRY, Evaluator
+from .context import CallContext
 from .flags import CriterionResult
-from .matchers import MAX_TURN_CHARS, PhraseIndex, RegexTimeout, get_nlp, make_detector, normalize, tokens
-from .metrics import silent_gaps
-from .schema import AppliesIf, Criterion, Rubric, Window
-
-
-#: Segments parsed by spaCy in this process (benchmarks report it).
-STATS: Counter[str] = Counter()
-
-
-class CallContext:
-    def __init__(self, transcript: Transcript, index: PhraseIndex):
-        self.transcript = transcript
-        self.segments: tuple[Segment, ...] = transcript.segments
-        self.duration = max(transcript.duration, max((s.end for s in self.segments), default=0.0))
-        self.normed = [normalize(s.text) for s in self.segments]
-        self.tokens = [tokens(n) for n in self.normed]
-        self._index = index
-        self._candidates: dict[int, dict[int, set[int]]] | None = None
-        #: Detectors' results for this transcript, by (detector, segments).
-        self.memo: dict[tuple[Any, ...], Any] = {}
-        self._scopes: dict[tuple[str, Window | None], list[int]] = {}
-        self._want: set[int] = set()
-        self._docs: dict[int, Any] = {}
-        self._want_vectors: dict[str, set[int]] = {}
-        self._vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], Any]] = {}
-
-    def scope(self, speaker: str, window: Window | None) -> list[int]:
-        """Indexes of the segments by ``speaker`` ("any": all) overlapping ``window``."""
-        key = (speaker, window)
-        if key not in self._scopes:
-            lo, hi = self.bounds(window)
-            self._scopes[key] = [i for i, s in enumerate(self.segments)
-                                 if (speaker == "any" or s.speaker == speaker)
-                                 and (window is None or (s.start < hi and s.end > lo))]
-        return self._scopes[key]
-
-    def bounds(self, window: Window | None) -> tuple[float, float]:
-        return window.bounds(self.duration) if window else (0.0, self.duration)
-
-    def candidates(self, det: int) -> dict[int, set[int]]:
-        """Segment → indexes of phrase detector ``det``'s phrases sharing an anchor word with it."""
-        if self._candidates is None:
-            self._candidates = self._index.candidates(self.tokens)
-        return self._candidates.get(det, {})
-
-    def want_parse(self, segs: list[int]) -> None:
-        self._want.update(segs)
-
-    def doc(self, seg: int) -> Any:
-        if seg not in self._docs:
-            todo = sorted((self._want | {seg}) - self._docs.keys())
-            STATS["parsed"] += len(todo)
-            nlp = get_nlp()
-            for i, doc in zip(todo, nlp.pipe((self.segments[i].text for i in todo), batch_size=256)):
-                self._docs[i] = doc
-        return self._docs[seg]
-
-    def want_vectors(self, encoder: str, segs: list[int]) -> None:
-        self._want_vectors.setdefault(encoder, set()).update(segs)
-
-    def sentence_vectors(self, encoder: str, seg: int) -> tuple[list[tuple[int, int]], Any]:
-        """A segment's sentence spans and their vectors (rows); every segment a semantic
-        detector asked for in ``prepare`` is embedded in one batch."""
-        if (encoder, seg) not in self._vectors:
-            from .semantic import get_encoder, sentence_spans
-
-            todo = sorted(i for i in self._want_vectors.get(encoder, set()) | {seg}
-                          if (encoder, i) not in self._vectors)
-            spans = {i: sentence_spans(self.segments[i].text) for i in todo}
-            texts = [self.segments[i].text[a:b] for i in todo for a, b in spans[i]]
-            rows = get_encoder(encoder).matrix(texts)  # one batch for the call
-            at = 0
-            for i in todo:
-                n = len(spans[i])
-                self._vectors[(encoder, i)] = (spans[i], rows[at:at + n] if n else None)
-                at += n
-        return self._vectors[(encoder, seg)]
-
-    def time(self, seg: int, a: int, b: int) -> tuple[float, float]:
-        """Seconds for characters [a, b) of a segment: from its words' timestamps when they
-        line up with the text's words, else interpolated along the segment."""
-        s = self.segments[seg]
-        n = len(s.text)
-        if s.words:
-            starts = [m.start() for m in re.finditer(r"\S+", s.text)]
-            if len(starts) == len(s.words):
-                wi = max(0, sum(1 for x in starts if x <= a) - 1)
-                wj = max(wi, sum(1 for x in starts if x < b) - 1)
-                return s.words[wi].start, s.words[wj].end
-        if n == 0:
-            return s.start, s.end
-        return s.start + s.duration * a / n, s.start + s.duration * b / n
-
-    @cached_property
-    def _gaps(self) -> list[tuple[float, float]]:
-        return silent_gaps((s.speaker, s.start, s.end) for s in self.segments)
-
-    def gaps(self) -> list[tuple[float, float]]:
-        """Stretches with nobody speaking, between the first and the last speech."""
-        return self._gaps
+from .matchers import MAX_TURN_CHARS, PhraseIndex, RegexTimeout, make_detector
+from .metrics import call_gaps
+from .schema import AppliesIf, Criterion, Rubric
 
 
 class _Compiled:
@@ -161,7 +63,7 @@ class Engine:
         cond: AppliesIf | None = item.criterion.applies_if
         if cond is None:
             return True
-        if cond.hold_s is not None and any(e - s >= cond.hold_s for s, e in ctx.gaps()):
+        if cond.hold_s is not None and any(e - s >= cond.hold_s for s, e in call_gaps(ctx)):
             return True
         return item.gate is not None and bool(item.gate.find(ctx, ctx.scope(cond.speaker, None)))
 

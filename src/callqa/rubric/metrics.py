@@ -12,10 +12,10 @@ import re
 from collections.abc import Iterable, Sequence
 from typing import TYPE_CHECKING, Callable
 
-from .matchers import normalize
+from .text import normalize
 
 if TYPE_CHECKING:
-    from .engine import CallContext
+    from .context import CallContext
 
 Event = tuple[float, float, str, str]  # start, end, speaker, description
 MetricFunc = Callable[["CallContext", float], tuple[float | None, list[Event]]]
@@ -70,6 +70,14 @@ def talked_over(turns: Sequence[Span], min_s: float) -> list[tuple[float, float]
     return out
 
 
+def call_gaps(ctx: CallContext) -> list[tuple[float, float]]:
+    """The call's stretches with nobody speaking (``silent_gaps``), computed once per call."""
+    key = ("silent_gaps",)
+    if key not in ctx.memo:
+        ctx.memo[key] = silent_gaps((s.speaker, s.start, s.end) for s in ctx.segments)
+    return ctx.memo[key]  # type: ignore[no-any-return]
+
+
 def _turns(ctx: CallContext) -> list[Span]:
     return [(s.speaker, s.start, s.end) for s in ctx.segments]
 
@@ -110,12 +118,12 @@ def interruptions(ctx: CallContext, min_s: float) -> tuple[float | None, list[Ev
 
 
 def silence(ctx: CallContext, min_s: float) -> tuple[float | None, list[Event]]:
-    gaps = [(s, e, "any", f"{e - s:.0f} s without speech") for s, e in ctx.gaps() if e - s >= min_s]
+    gaps = [(s, e, "any", f"{e - s:.0f} s without speech") for s, e in call_gaps(ctx) if e - s >= min_s]
     return float(len(gaps)), gaps
 
 
 def longest_hold(ctx: CallContext, min_s: float) -> tuple[float | None, list[Event]]:
-    gaps = [(s, e) for s, e in ctx.gaps() if e - s >= min_s]
+    gaps = [(s, e) for s, e in call_gaps(ctx) if e - s >= min_s]
     if not gaps:
         return None, []
     s, e = max(gaps, key=lambda g: g[1] - g[0])

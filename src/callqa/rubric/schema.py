@@ -16,6 +16,8 @@ from typing import Annotated, Any, Literal, Union, get_args
 from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
+from .labels import read_labelled
+
 Speaker = Literal["agent", "customer", "any"]
 Severity = Literal["info", "minor", "major", "critical"]
 Polarity = Literal["positive", "negative"]
@@ -183,8 +185,6 @@ class Training(_Model):
     def _read(cls, data: Any, info: ValidationInfo) -> Any:
         if not isinstance(data, dict) or data.get("rows") or not isinstance(data.get("file"), str):
             return data
-        from .calibrate import read_labelled  # (calibrate imports the engine, which imports this)
-
         path = Path(data["file"])
         if not path.is_absolute():
             here = Path((info.context or {}).get("base", ".")) / path

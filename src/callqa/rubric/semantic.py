@@ -26,7 +26,7 @@ from callqa.errors import CallQAError
 from .schema import SemanticCheck
 
 if TYPE_CHECKING:
-    from .engine import CallContext
+    from .context import CallContext
     from .matchers import Hit, PhraseIndex
 
 
@@ -286,7 +286,7 @@ class SemanticDetector:
         hits: list[Hit] = []
         cfg = self.cfg
         for seg in segs:
-            spans, vectors = ctx.sentence_vectors(self.encoder_name, seg)
+            spans, vectors = sentence_vectors(ctx, self.encoder_name, seg)
             if not spans:
                 continue
             for (a, b), j in zip(spans, self.judge(vectors)):
@@ -311,3 +311,19 @@ def _dedupe_windows(hits: list[Hit]) -> list[Hit]:
             continue
         kept.append(h)
     return kept
+
+
+def sentence_vectors(ctx: CallContext, encoder: str, seg: int) -> tuple[list[tuple[int, int]], Any]:
+    """A segment's sentence spans and their vectors (rows); every segment a semantic detector
+    asked for in ``prepare`` (``ctx.want_vectors``) is embedded in one batch."""
+    if (encoder, seg) not in ctx.vectors:
+        todo = sorted(i for i in ctx.vectors_wanted.get(encoder, set()) | {seg} if (encoder, i) not in ctx.vectors)
+        spans = {i: sentence_spans(ctx.segments[i].text) for i in todo}
+        texts = [ctx.segments[i].text[a:b] for i in todo for a, b in spans[i]]
+        rows = get_encoder(encoder).matrix(texts)  # one batch for the call
+        at = 0
+        for i in todo:
+            n = len(spans[i])
+            ctx.vectors[(encoder, i)] = (spans[i], rows[at:at + n] if n else None)
+            at += n
+    return ctx.vectors[(encoder, seg)]

@@ -1,0 +1,95 @@
+"""One transcript as the checks see it: ``CallContext``, built by the engine once per transcript.
+
+It holds what is computed once per transcript (normalized texts, token sets, scopes, the
+detectors' memo) and what the detectors asked for in their ``prepare`` pass, so that spaCy and the
+sentence encoder run once per call: ``matchers.parsed_doc`` fills ``docs``, ``semantic.sentence_vectors``
+fills ``vectors``, ``metrics.call_gaps`` memoizes the silent gaps.
+
+It sits at the bottom of rubric/: checks, matchers, metrics and semantic import it, and it imports
+none of them (nor the engine); an import-linter contract in pyproject.toml keeps it so.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from typing import TYPE_CHECKING, Any, Protocol
+
+from callqa.transcript import Segment, Transcript
+
+from .text import normalize, tokens
+
+if TYPE_CHECKING:
+    from .schema import Window
+
+
+#: Segments parsed by spaCy in this process (benchmarks report it).
+STATS: Counter[str] = Counter()
+
+
+class CandidateIndex(Protocol):
+    """What the context needs of the phrase index (``matchers.PhraseIndex``)."""
+
+    def candidates(self, seg_tokens: list[frozenset[str]]) -> dict[int, dict[int, set[int]]]: ...
+
+
+class CallContext:
+    def __init__(self, transcript: Transcript, index: CandidateIndex):
+        self.transcript = transcript
+        self.segments: tuple[Segment, ...] = transcript.segments
+        self.duration = max(transcript.duration, max((s.end for s in self.segments), default=0.0))
+        self.normed = [normalize(s.text) for s in self.segments]
+        self.tokens = [tokens(n) for n in self.normed]
+        self._index = index
+        self._candidates: dict[int, dict[int, set[int]]] | None = None
+        #: Detectors' results for this transcript, by (detector, segments).
+        self.memo: dict[tuple[Any, ...], Any] = {}
+        self._scopes: dict[tuple[str, Window | None], list[int]] = {}
+        #: segments some pattern check will parse (``want_parse``), and the spaCy Docs parsed
+        #: (``matchers.parsed_doc``)
+        self.parse_wanted: set[int] = set()
+        self.docs: dict[int, Any] = {}
+        #: segments some semantic check will embed, per encoder (``want_vectors``), and their
+        #: sentence spans and vectors (``semantic.sentence_vectors``)
+        self.vectors_wanted: dict[str, set[int]] = {}
+        self.vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], Any]] = {}
+
+    def scope(self, speaker: str, window: Window | None) -> list[int]:
+        """Indexes of the segments by ``speaker`` ("any": all) overlapping ``window``."""
+        key = (speaker, window)
+        if key not in self._scopes:
+            lo, hi = self.bounds(window)
+            self._scopes[key] = [i for i, s in enumerate(self.segments)
+                                 if (speaker == "any" or s.speaker == speaker)
+                                 and (window is None or (s.start < hi and s.end > lo))]
+        return self._scopes[key]
+
+    def bounds(self, window: Window | None) -> tuple[float, float]:
+        return window.bounds(self.duration) if window else (0.0, self.duration)
+
+    def candidates(self, det: int) -> dict[int, set[int]]:
+        """Segment → indexes of phrase detector ``det``'s phrases sharing an anchor word with it."""
+        if self._candidates is None:
+            self._candidates = self._index.candidates(self.tokens)
+        return self._candidates.get(det, {})
+
+    def want_parse(self, segs: list[int]) -> None:
+        self.parse_wanted.update(segs)
+
+    def want_vectors(self, encoder: str, segs: list[int]) -> None:
+        self.vectors_wanted.setdefault(encoder, set()).update(segs)
+
+    def time(self, seg: int, a: int, b: int) -> tuple[float, float]:
+        """Seconds for characters [a, b) of a segment: from its words' timestamps when they
+        line up with the text's words, else interpolated along the segment."""
+        s = self.segments[seg]
+        n = len(s.text)
+        if s.words:
+            starts = [m.start() for m in re.finditer(r"\S+", s.text)]
+            if len(starts) == len(s.words):
+                wi = max(0, sum(1 for x in starts if x <= a) - 1)
+                wj = max(wi, sum(1 for x in starts if x < b) - 1)
+                return s.words[wi].start, s.words[wj].end
+        if n == 0:
+            return s.start, s.end
+        return s.start + s.duration * a / n, s.start + s.duration * b / n
