@@ -109,10 +109,11 @@ def heldout(rubric: Rubric) -> None:
     pooled = {col: {} for col in columns}
     tuned = {_key(r.text) for path in TUNE for r in cal.read_labelled(path)}
     for path in HELDOUT:
-        tables = {col: [r for r in cal.read_labelled(path, col) if _key(r.text) not in tuned] for col in columns}
-        dropped = len(cal.read_labelled(path)) - len(tables["labels"])
-        if dropped:
-            print(f"{path.name}: {dropped} rows left out, their text is in a tune file")
+        tables = {col: cal.read_labelled(path, col) for col in columns}
+        kept = [i for i, r in enumerate(tables["labels"]) if _key(r.text) not in tuned]
+        if len(kept) < len(tables["labels"]):
+            print(f"{path.name}: {len(tables['labels']) - len(kept)} rows left out, their text is in a tune file")
+        tables = {col: [table[i] for i in kept] for col, table in tables.items()}
         rows = tables["labels"]
         evidence = cal.collect(rows, rubric)
         for col, table in tables.items():

@@ -230,16 +230,17 @@ class SemanticDetector:
             self._head = _HEADS[key]
         return self._head
 
-    def own_examples(self, vectors: np.ndarray) -> np.ndarray:
-        """Per sentence: 1 when it is one of the ``like`` examples (cosine >= ``SAME``), -1 when
-        one of the ``unlike``, else 0. A trained classifier can disagree with the examples it
-        learnt from ("You've charged me twice." 0.41 on the service gate); the rubric's author
-        has the last word, in scoring and in ``rubric calibrate`` alike."""
-        like, unlike = self.examples()
+    def own_examples(self, vectors: np.ndarray, like_sims: np.ndarray) -> np.ndarray:
+        """Per sentence: 1 when it is one of the ``like`` examples (its cosine similarity to one,
+        ``like_sims``, is >= ``SAME``), -1 when one of the ``unlike``, else 0. A trained
+        classifier can disagree with the examples it learnt from ("You've charged me twice."
+        0.41 on the service gate); the rubric's author has the last word, in scoring and in
+        ``rubric calibrate`` alike."""
+        unlike = self.examples()[1]
         out = np.zeros(len(vectors), dtype=np.int8)
         if len(unlike):
             out[(vectors @ unlike.T).max(axis=1) >= SAME] = -1
-        out[(vectors @ like.T).max(axis=1) >= SAME] = 1
+        out[like_sims.max(axis=1) >= SAME] = 1
         return out
 
     def judge(self, vectors: np.ndarray) -> list[Judgement]:
@@ -250,9 +251,9 @@ class SemanticDetector:
             # criterion (``similar``): a linear head on 384 dimensions also fires far from its data
             w, b, pos, texts = self.head()
             probs = 1.0 / (1.0 + np.exp(-(vectors @ w + b)))
-            sims = vectors @ pos.T
+            sims = vectors @ pos.T  # ``pos`` begins with the ``like`` examples (``head``)
             best = sims.argmax(axis=1)
-            own = self.own_examples(vectors)
+            own = self.own_examples(vectors, sims[:, :len(cfg.like)])
             out = []
             for i, (j, p) in enumerate(zip(best, probs)):
                 sim, p = round(float(sims[i, j]), 3), round(float(p), 3)
