@@ -586,7 +586,9 @@ async def test_next_and_previous_call_to_review_from_a_call(db_url):
                    for n in notifications(app))
 
 
-async def test_accept_all_accepts_every_flag_left_to_review(db_url):
+async def test_accept_all_asks_then_accepts_every_flag_left_to_review(db_url):
+    from callqa.tui.screens.forms import ConfirmForm
+
     call_id = all_calls(db_url)[0].id
     rejected = read(db_url, storage.get_call, call_id).flags[0]
     read(db_url, review.decide_flag, call_id, rejected.id, accept=False, reviewer=REVIEWER)
@@ -594,16 +596,109 @@ async def test_accept_all_accepts_every_flag_left_to_review(db_url):
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_first_call(pilot)
         count = len(screen.call.flags)
+        todo = [f for f in screen.call.flags if f.review_status is None]
         await pilot.press("A")
         await settle(pilot)
+        form = app.screen
+        assert isinstance(form, ConfirmForm)
+        question = shown(form.query_one("#question"))
+        assert f"Accept the {count - 1} flags of this call nobody has reviewed yet" in question
+        assert todo[0].criterion in question and rejected.criterion not in question.split("?", 1)[1]
+        assert app.focused is form.query_one("#submit") and str(app.focused.label) == f"Accept {count - 1}"
+        await pilot.press("n")  # no: nothing is stored
+        await settle(pilot)
+        assert app.screen is screen and len(read(db_url, storage.get_call, call_id).reviews) == 1
+        await pilot.press("A")
+        await settle(pilot)
+        await pilot.press("escape")  # Escape says no too
+        await settle(pilot)
+        assert app.screen is screen and len(read(db_url, storage.get_call, call_id).reviews) == 1
+        await pilot.press("A")
+        await settle(pilot)
+        await pilot.press("enter")  # on the focused button: yes
+        await settle(pilot)
+        assert app.screen is screen
         stored = read(db_url, storage.get_call, call_id)
         assert {f.id: f.review_status for f in stored.flags} == \
             {f.id: "rejected" if f.id == rejected.id else "accepted" for f in stored.flags}
         assert all(f.review_status for f in screen.call.flags)
+        assert all(("rejected" if f.id == rejected.id else "accepted") in str(
+            screen.query_one("#flags").get_option(f"flag-{f.id}").prompt) for f in stored.flags)
         assert any(f"accepted the {count - 1} flags nobody had reviewed" in n for n in notifications(app))
         await pilot.press("A")
         await pilot.pause()
+        assert app.screen is screen
         assert any("every flag of this call is reviewed already" in n for n in notifications(app))
+
+
+async def test_rejecting_a_fault_shows_the_reviewed_score_beside_the_machines(db_url):
+    """What the reviewer sees: the flag struck through and marked rejected, the call's score up
+    with the machine's beside it, the section's reviewed score, the focus where it was, and the
+    calls table marking the score as reviewed."""
+    app = make_app(db_url)
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        machine = screen.call.call.machine_score
+        header = shown(screen.query_one("#call-header"))
+        assert f"score {machine:.1f}" in header and "machine" not in header
+        flags = screen.call.flags
+        faults = [f.criterion for f in flags if f.polarity == "negative"]
+        # its criterion passes once it is rejected
+        index = next(i for i, f in enumerate(flags) if f.polarity == "negative" and faults.count(f.criterion) == 1)
+        fault = screen.call.flags[index]
+        screen.go_to_flag(index)
+        focused = app.focused
+        await pilot.press("r")
+        await settle(pilot)
+        reviewed = screen.call.call.score
+        assert reviewed > machine
+        header = shown(screen.query_one("#call-header"))
+        assert f"score {reviewed:.1f} (machine {machine:.1f})" in header
+        prompt = screen.query_one("#flags").get_option(f"flag-{fault.id}").prompt
+        assert "rejected" in str(prompt) and any("strike" in str(span.style) for span in prompt.spans)
+        section = next(s for s in screen.call.sections if s.override is not None)
+        assert f"{section.section} {section.score:.1f} {section.override:.1f} {section.final:.1f}" in \
+            shown(screen.query_one("#sections"))
+        assert app.focused is focused
+        assert read(db_url, storage.get_call, screen.call_id).call.score == reviewed
+        await pilot.press("escape")
+        await settle(pilot)
+        row = next(r for r in table_rows(app.screen) if r[0] == str(screen.call_id))
+        assert f"{reviewed:.1f}*" in " ".join(row)
+
+
+async def test_a_decision_shows_at_once_while_the_database_is_slow(db_url):
+    """a / r mark the flag and move on before the write is done: pressing a faster than the
+    database stores decides each flag once, in order."""
+    import threading
+    from contextlib import contextmanager
+
+    gate = threading.Event()
+    app = make_app(db_url)
+    real = app.session
+
+    @contextmanager
+    def slow_session():
+        gate.wait(30)
+        with real() as session:
+            yield session
+
+    async with app.run_test(size=SIZE) as pilot:
+        screen = await open_first_call(pilot)
+        flags = screen.call.flags
+        app.session = slow_session
+        await pilot.press("a", "r", "a")
+        await pilot.pause()
+        assert screen.flag_index == 3
+        listing = screen.query_one("#flags")
+        assert [str(listing.get_option(f"flag-{f.id}").prompt).split()[-1] for f in flags[:3]] == \
+            ["accepted", "rejected", "accepted"]
+        assert not read(db_url, storage.get_call, screen.call_id).reviews  # not stored yet
+        gate.set()
+        await settle(pilot)
+        stored = {f.id: f.review_status for f in read(db_url, storage.get_call, screen.call_id).flags}
+        assert [stored[f.id] for f in flags[:4]] == ["accepted", "rejected", "accepted", None]
+        assert [f.review_status for f in screen.call.flags[:4]] == ["accepted", "rejected", "accepted", None]
 
 
 async def test_tab_and_shift_tab_move_the_focus(db_url):
@@ -757,12 +852,19 @@ async def test_call_keys_with_no_flag_or_line_selected(db_url):
 
 
 async def test_forms_open_before_the_rubric_is_loaded(db_url):
-    """The override and missed-flag forms open at once; what needs the rubric waits for it."""
+    """The override and missed-flag forms open at once; the missed flag's criteria wait for the
+    rubric, an override needs none (storage rescores the call): it is stored while the rubric
+    is still loading."""
     import threading
 
-    gate, rubric = threading.Event(), default_rubric()
+    gate, rubric, asked = threading.Event(), default_rubric(), []
+
+    def slow_rubric():
+        asked.append(threading.current_thread().name)
+        return gate.wait(30) and rubric  # loading takes until the gate opens
+
     app = make_app(db_url)
-    app.rubric = lambda: gate.wait(30) and rubric  # loading takes until the gate opens
+    app.rubric = slow_rubric
     async with app.run_test(size=SIZE) as pilot:
         screen = await open_first_call(pilot)
         await pilot.press("m")
@@ -775,6 +877,7 @@ async def test_forms_open_before_the_rubric_is_loaded(db_url):
         await pilot.pause()
         assert "the rubric is still loading" in shown(form.query_one("#error"))
         await pilot.press("escape")
+        assert len(asked) == 1
         section = screen.call.sections[0].section
         await pilot.press("o")
         await pilot.pause()
@@ -784,13 +887,15 @@ async def test_forms_open_before_the_rubric_is_loaded(db_url):
         form.query_one("#score").value = "55"
         form.query_one("#reason").value = "the customer hung up"
         await pilot.press("ctrl+s")
-        await pilot.pause()
-        assert app.screen is screen
-        assert read(db_url, storage.get_call, screen.call_id).section(section).override is None
-        gate.set()  # the rubric is there: the override is stored
-        await settle(pilot)
+        for _ in range(500):
+            await pilot.pause(0.02)
+            if screen.call.section(section).override == 55:
+                break
+        assert app.screen is screen and not gate.is_set() and len(asked) == 1
         assert read(db_url, storage.get_call, screen.call_id).section(section).override == 55
         assert screen.call.section(section).override == 55
+        gate.set()
+        await settle(pilot)
 
 
 # --------------------------------------------------------------------------- queue, agents, agreement
@@ -957,6 +1062,35 @@ async def test_score_a_folder_from_the_ui(db_url, tmp_path):
 
 
 # --------------------------------------------------------------------------- review logic
+
+
+def test_an_override_loads_the_rubric_only_for_a_call_stored_without_criterion_results(db_url):
+    """A call with its criterion results is rescored by storage; one stored before they were kept
+    takes the rubric's weights, loaded for it alone. Either way the overall score follows."""
+    from sqlalchemy import text
+
+    modern, legacy = (c.id for c in all_calls(db_url)[:2])
+    engine = storage.connect(db_url)
+    with engine.begin() as conn:
+        conn.execute(text("DELETE FROM criterion_results WHERE call_id = :c"), {"c": legacy})
+    engine.dispose()
+    loads = []
+
+    def load_rubric():
+        loads.append(1)
+        return default_rubric()
+
+    def override(session, call_id):
+        call = storage.get_call(session, call_id)
+        section = next(s for s in call.sections if s.score)
+        review.override_section(session, call, section.section, 0, "nothing of it was done", reviewer=REVIEWER,
+                                rubric=load_rubric)
+        return call.call.machine_score, storage.get_call(session, call_id).call.score
+
+    machine, reviewed = read(db_url, override, modern)
+    assert reviewed < machine and loads == []
+    machine, reviewed = read(db_url, override, legacy)
+    assert reviewed < machine and loads == [1]
 
 
 def test_cohen_kappa_textbook_values():

@@ -28,9 +28,10 @@ Rules a user would notice:
   (the machine's not rejected, or one the reviewer added; a machine flag the reviewer left alone
   on a reviewed call counts as accepted). Agreement rate = share of items rated alike; Cohen's
   kappa = (po - pe) / (1 - pe), None when pe = 1 (both raters always said the same thing).
-- **Overrides.** Overriding a section's score also sets the call's overall score, recomputed
-  with the rubric's section weights over the final section scores (and the rubric's critical
-  cap when a critical item failed), when the call was scored with that rubric.
+- **Overrides.** Overriding a section's score also sets the call's overall score: storage
+  rescores the call from its stored criterion results (no rubric needed); a call stored before
+  those were kept is recomputed with the rubric's section weights over the final section scores
+  (and the rubric's critical cap when a critical item failed), when it was scored with that rubric.
 """
 
 from __future__ import annotations
@@ -38,7 +39,7 @@ from __future__ import annotations
 import hashlib
 import random
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, fields, replace
 from datetime import date, datetime, timedelta
 from typing import Any
@@ -190,6 +191,11 @@ def decide_flag(session: Session, call_id: int, flag_id: int, *, accept: bool, r
                               flag_id=flag_id, text=text)
 
 
+def accept_flags(session: Session, call_id: int, flag_ids: Iterable[int], *, reviewer: str) -> list[Review]:
+    """Accept these flags of a call (the reviewer's "accept the rest"), one review each."""
+    return [decide_flag(session, call_id, flag_id, accept=True, reviewer=reviewer) for flag_id in flag_ids]
+
+
 def comment(session: Session, call_id: int, text: str, *, reviewer: str) -> Review:
     if not text.strip():
         raise storage.ReviewError("a comment needs some text")
@@ -251,16 +257,20 @@ def add_missed_flag(session: Session, call_id: int, rubric: Any, criterion_id: s
 
 
 def override_section(session: Session, call: StoredCall, section: str, new_score: float, reason: str, *,
-                     reviewer: str, rubric: Any | None = None) -> Review:
-    """Override one section's score with a reason; the overall score follows (see module doc)."""
+                     reviewer: str, rubric: Any | Callable[[], Any] | None = None) -> Review:
+    """Override one section's score with a reason; the overall score follows. Storage rescores a
+    call from its stored criterion results; a call stored before they were kept takes the
+    rubric's section weights (``rubric``, or a function that loads it: called only then)."""
     if not reason.strip():
         raise storage.ReviewError("an override needs a reason")
-    call_score = None  # a call stored with its criterion results gets its reviewed score from storage
-    if rubric is not None and rubric.id == call.call.rubric_id:
-        finals = {s.section: s.final for s in call.sections}
-        finals[section] = new_score
-        call_score, _ = overall_score(((s.weight, finals.get(s.id)) for s in rubric.sections),
-                                      call.call.critical_failed, rubric.critical_cap)
+    call_score = None
+    if rubric is not None and not rq.has_criterion_results(session, call.call.id):
+        rubric = rubric() if callable(rubric) else rubric
+        if rubric.id == call.call.rubric_id:
+            finals = {s.section: s.final for s in call.sections}
+            finals[section] = new_score
+            call_score, _ = overall_score(((s.weight, finals.get(s.id)) for s in rubric.sections),
+                                          call.call.critical_failed, rubric.critical_cap)
     return storage.add_review(session, call.call.id, "override", reviewer=reviewer, section=section,
                               new_score=new_score, text=reason.strip(), call_score=call_score)
 
@@ -546,7 +556,7 @@ def sparkline(values: Sequence[float | None], lo: float = 0.0, hi: float = 100.0
 
 __all__ = [
     "Agreement", "AgentOverview", "CallFilters", "CallsPage", "PRIORITY", "QueueItem", "QueueSettings",
-    "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page", "cohen_kappa",
+    "accept_flags", "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page", "cohen_kappa",
     "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
     "override_section", "parse_date", "parse_score", "rank", "resolve_dispute", "review_queue",
     "segment_at", "sparkline", "weakest", "weekly_sample", "weekly_trend",

@@ -16,7 +16,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from callqa.records import CallSummary, StoredFlag
-from callqa.storage.models import Agent, Call, FlagRow, SegmentRow
+from callqa.storage.models import Agent, Call, CriterionResultRow, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
 from callqa.storage.repository import _CALL_COLUMNS, FLAG_COLUMNS, _call_summary, _date_filters, stored_flag
 
@@ -189,6 +189,13 @@ def daily_scores(session: Session, since: datetime) -> list[DailyScore]:
             d = d.date()
         out.append(DailyScore(name, d, int(n), float(total or 0.0)))
     return out
+
+
+def has_criterion_results(session: Session, call_id: int) -> bool:
+    """True when the call's criterion results are stored (schema 0002 on): a review rescores the
+    call from them, no rubric needed."""
+    return session.scalar(select(CriterionResultRow.call_id).where(CriterionResultRow.call_id == call_id)
+                          .limit(1)) is not None
 
 
 def agent_names(session: Session) -> list[str]:

@@ -22,6 +22,7 @@ from callqa.services import review
 from callqa.records import StoredCall, StoredFlag
 from callqa.tui.player import clip, looked_for, resolve_recording
 from callqa.tui.screens.forms import (
+    ConfirmForm,
     DisputeAnswer,
     DisputeForm,
     MissedFlagAnswer,
@@ -34,6 +35,7 @@ from callqa.tui.widgets.flags import (
     FlagDetail,
     FlagList,
     flag_detail,
+    flag_line,
     in_list_order,
     is_missed,
     next_unreviewed,
@@ -46,6 +48,8 @@ from callqa.tui.widgets.transcript import TranscriptView
 
 #: longest clip played for a flag that spans a window ("no greeting in the first 30 s")
 MAX_CLIP_S = 15.0
+#: flags listed in the accept-all question (the rest are counted)
+MAX_LISTED = 12
 
 
 class CallScreen(Screen):
@@ -224,6 +228,7 @@ class CallScreen(Screen):
                 call = review.get_call(session, self.call_id)
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Not saved", severity="error")
+            self.app.call_from_thread(self.load)  # show what is stored, not what was not saved
             return
         self.app.call_from_thread(self._show, call)
         self.app.call_from_thread(self.notify, done, title=f"Saved as {self.app.reviewer}")
@@ -235,7 +240,9 @@ class CallScreen(Screen):
         return self.call
 
     def _decide(self, accept: bool) -> None:
-        """Accept or reject the current flag, and move on to the next flag nobody reviewed."""
+        """Accept or reject the current flag, and move on to the next flag nobody reviewed. The
+        list marks the decision at once (the next flag is chosen knowing it) and the stored call
+        replaces it when the write is done."""
         call, f = self._loaded(), self.current_flag
         if call is None:
             return
@@ -244,11 +251,15 @@ class CallScreen(Screen):
                         severity="warning")
             return
         call_id, who = self.call_id, self.app.reviewer
-        after = next_unreviewed(call.flags, self.flag_index)
+        decided = replace(f, review_status="accepted" if accept else "rejected")
+        self.call = replace(call, flags=tuple(decided if x.id == f.id else x for x in call.flags))
+        self.query_one("#flags", FlagList).replace_option_prompt(f"flag-{f.id}", flag_line(decided))
+        after = next_unreviewed(self.call.flags, self.flag_index)
         where = "" if is_missed(f) else f" at {clock(f.start)}"
         self._write(lambda s: review.decide_flag(s, call_id, f.id, accept=accept, reviewer=who),
-                    f"{'accepted' if accept else 'rejected'} {f.criterion}{where}"
-                    + ("" if after is not None else "; every flag of this call is reviewed"))
+                    f"{decided.review_status} {f.criterion}{where}"
+                    + ("" if after is not None else "; every flag of this call is reviewed: } opens the next "
+                       "call to review"))
         if after is not None:
             self.go_to_flag(after)
 
@@ -259,21 +270,32 @@ class CallScreen(Screen):
         self._decide(False)
 
     def action_accept_all(self) -> None:
-        """Accept every flag of the call nobody has accepted or rejected yet."""
+        """Accept every flag of the call nobody has accepted or rejected yet, once the reviewer
+        confirms (the question lists them)."""
         call = self._loaded()
         if call is None:
             return
-        todo = [f.id for f in call.flags if f.review_status is None]
+        todo = [f for f in call.flags if f.review_status is None]
         if not todo:
-            self.notify("every flag of this call is reviewed already", severity="warning")
+            self.notify("every flag of this call is reviewed already" if call.flags else "this call has no flags",
+                        severity="warning")
             return
-        call_id, who = self.call_id, self.app.reviewer
+        call_id, who, ids = self.call_id, self.app.reviewer, [f.id for f in todo]
+        missed = sum(is_missed(f) for f in todo)
+        question = Text(f"Accept the {len(todo)} flags of this call nobody has reviewed yet "
+                        f"({len(todo) - missed} moments, {missed} missed criteria)?\n")
+        for f in todo[:MAX_LISTED]:
+            question.append("\n")
+            question.append_text(flag_line(f))
+        if len(todo) > MAX_LISTED:
+            question.append(f"\n… and {len(todo) - MAX_LISTED} more", style="dim")
 
-        def accept_all(session: Any) -> None:
-            for flag_id in todo:
-                review.decide_flag(session, call_id, flag_id, accept=True, reviewer=who)
+        def done(yes: bool | None) -> None:
+            if yes:
+                self._write(lambda s: review.accept_flags(s, call_id, ids, reviewer=who),
+                            f"accepted the {len(ids)} flags nobody had reviewed")
 
-        self._write(accept_all, f"accepted the {len(todo)} flags nobody had reviewed")
+        self.app.push_screen(ConfirmForm("Accept the remaining flags", question, f"Accept {len(todo)}"), done)
 
     def action_comment(self) -> None:
         who = self.app.reviewer
@@ -285,21 +307,20 @@ class CallScreen(Screen):
         self.app.push_screen(TextForm("Comment on this call", "comment"), done)
 
     def action_override(self) -> None:
-        """The form opens at once (it needs only the call's sections); the rubric, which the new
-        overall score needs, loads meanwhile."""
+        """The form needs only the call's sections, and storing an override needs no rubric
+        (storage rescores the call; only a call stored before criterion results were kept loads
+        the rubric, in the write's worker)."""
         call, who = self._loaded(), self.app.reviewer
         if call is None:
             return
 
         def done(answer: OverrideAnswer | None) -> None:
             if answer:
-                self._with_rubric(lambda rubric: self._write(
-                    lambda s: review.override_section(s, call, answer.section, answer.score, answer.reason,
-                                                      reviewer=who, rubric=rubric),
-                    f"{answer.section} overridden to {answer.score:g}"))
+                self._write(lambda s: review.override_section(s, call, answer.section, answer.score, answer.reason,
+                                                              reviewer=who, rubric=self.app.rubric),
+                            f"{answer.section} overridden to {answer.score:g}")
 
         self.app.push_screen(OverrideForm([(s.section, s.final) for s in call.sections]), done)
-        self._with_rubric(lambda rubric: None)
 
     def action_add_flag(self) -> None:
         """The form opens at once; its criteria fill in when the rubric is loaded."""

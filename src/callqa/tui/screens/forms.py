@@ -1,5 +1,6 @@
 """Small modal forms of the review actions. Each returns its answer with ``dismiss`` (None when
-cancelled); Enter in the last field or Ctrl+S submits, Escape cancels."""
+cancelled); Enter in the last field or Ctrl+S submits, Escape cancels. ``ConfirmForm`` asks
+yes or no before an action that changes many things at once."""
 
 from __future__ import annotations
 
@@ -24,6 +25,7 @@ class _Form(ModalScreen):
         Binding("ctrl+s", "submit", "Save", id="form.submit"),
     ]
     TITLE = "Form"
+    SUBMIT = "Save"
 
     def compose_fields(self) -> ComposeResult:
         yield from ()
@@ -34,13 +36,12 @@ class _Form(ModalScreen):
             yield from self.compose_fields()
             yield Static(id="error", classes="error")
             with Horizontal(classes="buttons"):
-                yield Button("Save", variant="primary", id="submit")
+                yield Button(self.SUBMIT, variant="primary", id="submit")
                 yield Button("Cancel", id="cancel")
 
     def on_mount(self) -> None:
         inputs = self.query(Input)
-        if inputs:
-            inputs.first().focus()
+        (inputs.first() if inputs else self.query_one("#submit", Button)).focus()
 
     def error(self, message: str) -> None:
         self.query_one("#error", Static).update(Text(message, style="bold red"))
@@ -94,6 +95,25 @@ class TextForm(_Form):
             self.error("write something first (Escape cancels)")
             return
         self.dismiss(text)
+
+
+class ConfirmForm(_Form):
+    """Yes or no: ``y`` or Enter (on the focused first button) says yes, ``n`` or Escape no.
+    Returns True, or None when cancelled."""
+
+    BINDINGS = [Binding("y", "submit", "Yes", id="confirm.yes"), Binding("n", "cancel", "No", id="confirm.no")]
+
+    def __init__(self, title: str, question: Text | str, yes: str) -> None:
+        super().__init__()
+        self.TITLE = title
+        self.question = question
+        self.SUBMIT = yes
+
+    def compose_fields(self) -> ComposeResult:
+        yield Static(self.question, id="question")
+
+    def action_submit(self) -> None:
+        self.dismiss(True)
 
 
 @dataclass(frozen=True)
