@@ -1018,7 +1018,12 @@ async def test_help_screen_lists_keys(db_url):
         await pilot.pause()
         assert type(app.screen).__name__ == "HelpScreen"
         text = shown(app.screen.query_one("#keys"))
-        for what in ("Next flag", "Accept", "Override", "Filter", "Coaching report", "Start scoring"):
+        for what in ("Next flag", "Accept", "Override", "Filter", "Coaching report", "Start scoring",
+                     "A Accept every flag nobody reviewed yet (asks first)",
+                     "n Next call with flags nobody reviewed (across pages)",
+                     "} Next call of the list with flags nobody reviewed", "y Yes, to a question",
+                     "tab / shift+tab Focus the next / previous widget",
+                     "Typed keys go into the field: no key above runs"):
             assert what in text
         await pilot.press("escape")
         assert type(app.screen).__name__ == "CallsScreen"

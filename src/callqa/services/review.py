@@ -556,8 +556,8 @@ def sparkline(values: Sequence[float | None], lo: float = 0.0, hi: float = 100.0
 
 __all__ = [
     "Agreement", "AgentOverview", "CallFilters", "CallsPage", "PRIORITY", "QueueItem", "QueueSettings",
-    "accept_flags", "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page", "cohen_kappa",
-    "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
+    "accept_flags", "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page",
+    "cohen_kappa", "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
     "override_section", "parse_date", "parse_score", "rank", "resolve_dispute", "review_queue",
     "segment_at", "sparkline", "weakest", "weekly_sample", "weekly_trend",
 ]

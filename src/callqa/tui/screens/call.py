@@ -56,22 +56,28 @@ class CallScreen(Screen):
     TITLE = "Call"
     BINDINGS = [
         Binding("escape", "back", "Back", id="call.back"),
-        Binding("n", "next_flag", "Next flag", id="call.next_flag"),
-        Binding("p", "previous_flag", "Prev flag", id="call.previous_flag", show=False),
-        Binding("a", "accept", "Accept", id="call.accept"),
-        Binding("r,x", "reject", "Reject", id="call.reject"),
-        Binding("A", "accept_all", "All", key_display="A", id="call.accept_all"),
+        Binding("n", "next_flag", "Next flag", id="call.next_flag",
+                tooltip="Next flag: moments in time order, then missed criteria"),
+        Binding("p", "previous_flag", "Prev flag", id="call.previous_flag", show=False, tooltip="Previous flag"),
+        Binding("a", "accept", "Accept", id="call.accept",
+                tooltip="Accept the flag, on to the next nobody reviewed"),
+        Binding("r,x", "reject", "Reject", id="call.reject",
+                tooltip="Reject the flag (score follows), on to the next"),
+        Binding("A", "accept_all", "All", key_display="A", id="call.accept_all",
+                tooltip="Accept every flag nobody reviewed yet (asks first)"),
         Binding("right_curly_bracket", "unreviewed(1)", "To review", key_display="}",
-                id="call.next_unreviewed"),
+                id="call.next_unreviewed", tooltip="Next call of the list with flags nobody reviewed"),
         Binding("left_curly_bracket", "unreviewed(-1)", "Prev to review", key_display="{",
-                id="call.prev_unreviewed", show=False),
-        Binding("m", "add_flag", "Missed", id="call.add_flag"),
-        Binding("o", "override", "Override", id="call.override"),
+                id="call.prev_unreviewed", show=False, tooltip="Previous call of the list with flags nobody reviewed"),
+        Binding("m", "add_flag", "Missed", id="call.add_flag", tooltip="Add a flag the machine missed on the "
+                "selected line"),
+        Binding("o", "override", "Override", id="call.override", tooltip="Override a section score, with a reason"),
         Binding("c", "comment", "Comment", id="call.comment"),
-        Binding("d", "dispute", "Dispute", id="call.dispute"),
+        Binding("d", "dispute", "Dispute", id="call.dispute", tooltip="Record the agent's dispute of the flag "
+                "(or the call)"),
         Binding("D", "resolve", "Resolve dispute", key_display="D", id="call.resolve", show=False),
-        Binding("space", "play_flag", "Play", id="call.play"),
-        Binding("l", "play_line", "Play line", id="call.play_line", show=False),
+        Binding("space", "play_flag", "Play", id="call.play", tooltip="Play the flagged moment"),
+        Binding("l", "play_line", "Play line", id="call.play_line", show=False, tooltip="Play the selected line"),
         Binding("slash", "find", "Find text", key_display="/", id="call.find", show=False),
         Binding("right_square_bracket", "sibling(1)", "Next call", key_display="]", id="call.next_call",
                 show=False),
@@ -85,6 +91,9 @@ class CallScreen(Screen):
         self.call_ids = siblings or [call_id]
         self.call: StoredCall | None = None
         self.flag_index: int | None = None
+        #: flag id → "accepted" / "rejected": decisions shown before their write is done (a reload
+        #: that a quicker write brought must not undo them)
+        self.pending: dict[int, str] = {}
         self.find_text = find or ""
 
     def compose(self) -> ComposeResult:
@@ -126,7 +135,8 @@ class CallScreen(Screen):
             self.query_one("#call-header", Static).update(Text(f"no stored call {self.call_id}", style="red"))
             return
         first = self.call is None or self.call.call.id != call.call.id
-        call = replace(call, flags=in_list_order(call.flags))
+        call = replace(call, flags=in_list_order(
+            tuple(replace(f, review_status=self.pending[f.id]) if f.id in self.pending else f for f in call.flags)))
         self.call = call
         c = call.call
         self.sub_title = f"call {c.id}"
@@ -220,18 +230,24 @@ class CallScreen(Screen):
     # ------------------------------------------------------------------ review actions
 
     @work(thread=True, exclusive=True, group="call-write")
-    def _write(self, fn: Callable[[Any], Any], done: str) -> None:
-        """Run one review write, then reload the call and say what was stored."""
+    def _write(self, fn: Callable[[Any], Any], done: str, flag_id: int | None = None) -> None:
+        """Run one review write, then reload the call and say what was stored (``flag_id``: the
+        flag whose pending decision this write stores)."""
         try:
             with self.app.session() as session:
                 fn(session)
                 call = review.get_call(session, self.call_id)
         except Exception as exc:
+            self.app.call_from_thread(self._settled, flag_id)
             self.app.call_from_thread(self.notify, str(exc), title="Not saved", severity="error")
             self.app.call_from_thread(self.load)  # show what is stored, not what was not saved
             return
+        self.app.call_from_thread(self._settled, flag_id)
         self.app.call_from_thread(self._show, call)
         self.app.call_from_thread(self.notify, done, title=f"Saved as {self.app.reviewer}")
+
+    def _settled(self, flag_id: int | None) -> None:
+        self.pending.pop(flag_id, None)
 
     def _loaded(self) -> StoredCall | None:
         """The call, or None (and say so) while it is loading."""
@@ -252,6 +268,7 @@ class CallScreen(Screen):
             return
         call_id, who = self.call_id, self.app.reviewer
         decided = replace(f, review_status="accepted" if accept else "rejected")
+        self.pending[f.id] = decided.review_status
         self.call = replace(call, flags=tuple(decided if x.id == f.id else x for x in call.flags))
         self.query_one("#flags", FlagList).replace_option_prompt(f"flag-{f.id}", flag_line(decided))
         after = next_unreviewed(self.call.flags, self.flag_index)
@@ -259,7 +276,7 @@ class CallScreen(Screen):
         self._write(lambda s: review.decide_flag(s, call_id, f.id, accept=accept, reviewer=who),
                     f"{decided.review_status} {f.criterion}{where}"
                     + ("" if after is not None else "; every flag of this call is reviewed: } opens the next "
-                       "call to review"))
+                       "call to review"), f.id)
         if after is not None:
             self.go_to_flag(after)
 
@@ -282,8 +299,10 @@ class CallScreen(Screen):
             return
         call_id, who, ids = self.call_id, self.app.reviewer, [f.id for f in todo]
         missed = sum(is_missed(f) for f in todo)
+        moments = len(todo) - missed
         question = Text(f"Accept the {len(todo)} flags of this call nobody has reviewed yet "
-                        f"({len(todo) - missed} moments, {missed} missed criteria)?\n")
+                        f"({moments} moment{'s' * (moments != 1)}, {missed} missed "
+                        f"criteri{'a' if missed != 1 else 'on'})?\n")
         for f in todo[:MAX_LISTED]:
             question.append("\n")
             question.append_text(flag_line(f))

@@ -47,9 +47,10 @@ class CallsScreen(Screen):
     TITLE = "Calls"
     BINDINGS = [
         Binding("enter", "open", "Open call", id="calls.open", show=False),
-        Binding("n", "unreviewed(1)", "Next unreviewed", id="calls.next_unreviewed", group=UNREVIEWED),
+        Binding("n", "unreviewed(1)", "Next unreviewed", id="calls.next_unreviewed", group=UNREVIEWED,
+                tooltip="Next call with flags nobody reviewed (across pages)"),
         Binding("N", "unreviewed(-1)", "Prev unreviewed", key_display="N", id="calls.prev_unreviewed",
-                group=UNREVIEWED),
+                group=UNREVIEWED, tooltip="Previous call with flags nobody reviewed"),
         Binding("f", "filter", "Filter", id="calls.filter"),
         Binding("slash", "search", "Search text", key_display="/", id="calls.search"),
         Binding("u", "toggle_unreviewed", "Not reviewed", id="calls.unreviewed"),

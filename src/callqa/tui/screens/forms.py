@@ -101,7 +101,8 @@ class ConfirmForm(_Form):
     """Yes or no: ``y`` or Enter (on the focused first button) says yes, ``n`` or Escape no.
     Returns True, or None when cancelled."""
 
-    BINDINGS = [Binding("y", "submit", "Yes", id="confirm.yes"), Binding("n", "cancel", "No", id="confirm.no")]
+    BINDINGS = [Binding("y", "submit", "Yes", id="confirm.yes", tooltip="Yes, to a question"),
+                Binding("n", "cancel", "No", id="confirm.no", tooltip="No, to a question")]
 
     def __init__(self, title: str, question: Text | str, yes: str) -> None:
         super().__init__()

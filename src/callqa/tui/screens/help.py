@@ -1,4 +1,5 @@
-"""The help screen: every key of every screen, written from their declared bindings."""
+"""The help screen: every key of every screen, written from their declared bindings (a
+binding's ``tooltip`` says more than its footer label, when it has one)."""
 
 from __future__ import annotations
 
@@ -17,19 +18,34 @@ def _screens() -> list[tuple[str, type]]:
     from callqa.tui.screens.agreement import AgreementScreen
     from callqa.tui.screens.call import CallScreen
     from callqa.tui.screens.calls import CallsScreen
+    from callqa.tui.screens.forms import ConfirmForm
     from callqa.tui.screens.queue import QueueScreen
     from callqa.tui.screens.score import ScoreScreen
 
     return [("Everywhere", CallQAApp), ("Calls", CallsScreen), ("Call", CallScreen), ("Review queue", QueueScreen),
-            ("Agents", AgentsScreen), ("Agreement", AgreementScreen), ("Score a folder", ScoreScreen)]
+            ("Agents", AgentsScreen), ("Agreement", AgreementScreen), ("Score a folder", ScoreScreen),
+            ("Forms", ConfirmForm)]
 
 
 EXTRA = {
-    "Everywhere": [("ctrl+p", "Command palette: every action by name")],
+    "Everywhere": [("ctrl+p", "Command palette: every action by name"),
+                   ("tab / shift+tab", "Focus the next / previous widget")],
     "Calls": [("click a header", "Sort by that column")],
     "Call": [("tab / shift+tab", "Focus: transcript → flags → details"), ("enter", "Play the selected line"),
              ("j / k", "Line down / up")],
+    "Forms": [("enter", "Next field; in the last one, save"),
+              ("", "Typed keys go into the field: no key above runs")],
 }
+
+
+def _all_bindings(owner: type) -> list[Binding]:
+    """The bindings ``owner`` declares and those it inherits from callqa's own classes (a form's
+    Save and Cancel)."""
+    out: list[Binding] = []
+    for cls in reversed(owner.__mro__):
+        if cls.__module__.startswith("callqa."):
+            out.extend(b for b in cls.__dict__.get("BINDINGS", []) if isinstance(b, Binding))
+    return out
 
 
 def keys_table() -> Table:
@@ -38,9 +54,9 @@ def keys_table() -> Table:
     t.add_column()
     for title, owner in _screens():
         t.add_row(Text(title, style="bold underline"), "")
-        for b in getattr(owner, "BINDINGS", []):
-            if isinstance(b, Binding) and b.description:
-                t.add_row(Text(b.key_display or b.key), Text(b.description))
+        for b in _all_bindings(owner):
+            if b.description:
+                t.add_row(Text(b.key_display or b.key), Text(b.tooltip or b.description))
         for key, what in EXTRA.get(title, []):
             t.add_row(Text(key), Text(what))
         t.add_row("", "")
