@@ -222,3 +222,69 @@ def test_check_warns_about_nested_quantifiers_and_names_the_criterion(tmp_path: 
     assert "{4}" not in out  # a bounded repeat around a quantifier is no risk
     assert main(["rubric", "check", str(DEFAULT_RUBRIC)]) == 0
     assert "warning" not in capsys.readouterr().out
+
+
+def test_token_patterns_are_validated_as_spacy_validates_them() -> None:
+    from spacy.schemas import validate_token_pattern as spacys
+
+    from callqa.rubric.token_patterns import validate_token_pattern
+
+    patterns = [[{"LOWER": "hi"}], [{"LEMA": "thank"}], [], [{"OP": "?"}], [{"OP": "x"}], [{"OP": "{2,3}"}],
+                [{"LEMMA": {"IN": ["a", "b"]}}], [{"LEMMA": {"IN": "a"}}], [{"LENGTH": {">=": 3}}],
+                [{"LENGTH": "x"}], [{"IS_ALPHA": "yes"}], [{"lower": None}], [{"DEP": "neg", "OP": "!"}],
+                [{"_": {"foo": 1}}], [{"ENT_IOB": "X"}], [{"LOWER": {"REGEX": "^a"}}], "not a list", [1],
+                [{"LOWER": {"FUZZY": {"IN": ["x"]}}}], [{"POS": 3}], [{"LEMMA": {"NOT_IN": ["be"]}, "POS": "VERB"}]]
+    for pattern in patterns:
+        assert validate_token_pattern(pattern) == spacys(pattern), pattern
+    assert sum(1 for p in patterns if validate_token_pattern(p)) == 11  # the broken ones
+
+
+TRAINED = GOOD + """\
+  - id: main.sorry
+    name: Apologises
+    category: empathy
+    section: main
+    polarity: positive
+    message: No apology.
+    source: {seed: 001.txt, guidance: say sorry}
+    check:
+      type: semantic
+      like: [I'm sorry, I apologise, Sorry about that]
+      train: {file: labels.csv, label: apology}
+"""
+
+
+def test_a_file_validated_before_is_known_by_its_content_until_it_or_its_training_file_changes(
+        tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    from callqa.rubric import loader
+
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    rubric_file, labels = tmp_path / "r.yaml", tmp_path / "labels.csv"
+    rubric_file.write_text(TRAINED)
+    labels.write_text("text,labels\nI'm so sorry,apology\nThe bill is due,\n")
+    assert loader.read_rubric(rubric_file).known_hash() is None  # never validated
+    first = load_rubric(rubric_file).content_hash
+    monkeypatch.setattr(loader, "_FILES", {})  # as in a new process: only the cache folder remembers
+    assert loader.read_rubric(rubric_file).known_hash() == first
+    labels.write_text("text,labels\nI'm so sorry,apology\nThe bill is due,\nMy apologies,apology\n")
+    assert loader.read_rubric(rubric_file).known_hash() is None  # its training rows changed
+    second = load_rubric(rubric_file).content_hash
+    assert second != first and loader.read_rubric(rubric_file).known_hash() == second
+    rubric_file.write_text(TRAINED.replace("Apologises", "Says sorry"))
+    assert loader.read_rubric(rubric_file).known_hash() is None
+
+
+def test_one_rubric_cache_by_content_builds_one_engine_per_rubric_and_keeps_the_latest_few() -> None:
+    import pickle
+
+    from callqa.rubric.engine import engine_for
+    from callqa.rubric.loader import cached
+
+    a, b = parse_rubric(GOOD), parse_rubric(GOOD)  # two objects, one content
+    assert a is not b and engine_for(a) is engine_for(b)
+    copy = pickle.loads(pickle.dumps(a))  # as a worker process receives it
+    assert cached(copy) is cached(a) and engine_for(copy) is engine_for(a)
+    first = engine_for(a)
+    for n in range(8):  # eight other rubrics push it out
+        engine_for(parse_rubric(GOOD.replace("Thanks the customer", f"Thanks {n}")))
+    assert engine_for(parse_rubric(GOOD)) is not first

@@ -21,6 +21,7 @@ from callqa.transcript import Transcript
 from .checks import REGISTRY, Evaluator
 from .context import CallContext
 from .flags import CriterionResult
+from .loader import derived
 from .matchers import MAX_TURN_CHARS, PhraseIndex, RegexTimeout, make_detector
 from .metrics import call_gaps
 from .schema import AppliesIf, Criterion, Rubric
@@ -150,18 +151,9 @@ class _SpanIndex:
         return k > 0 and self.reach[speaker][k - 1] > start
 
 
-_ENGINES: dict[int, tuple[Rubric, Engine]] = {}
-
-
 def engine_for(rubric: Rubric) -> Engine:
-    """The compiled engine of a rubric object (the loader hands out one object per rubric
-    content); the latest few are kept."""
-    hit = _ENGINES.get(id(rubric))
-    if hit is None or hit[0] is not rubric:
-        if len(_ENGINES) >= 8:
-            _ENGINES.pop(next(iter(_ENGINES)))
-        hit = _ENGINES[id(rubric)] = (rubric, Engine(rubric))
-    return hit[1]
+    """The compiled engine of a rubric, built once per rubric content (the loader's cache)."""
+    return derived(rubric, "engine", Engine)
 
 
 def evaluate(transcript: Transcript, rubric: Rubric) -> list[CriterionResult]:

@@ -8,12 +8,13 @@ lists the valid ones. Regenerate the published schema with
 
 from __future__ import annotations
 
+import hashlib
 import json
 import re
 from pathlib import Path
 from typing import Annotated, Any, Literal, Union, get_args
 
-from pydantic import BaseModel, ConfigDict, Field, ValidationInfo, field_validator, model_validator
+from pydantic import BaseModel, ConfigDict, Field, PrivateAttr, ValidationInfo, field_validator, model_validator
 from pydantic.json_schema import SkipJsonSchema
 
 from .labels import read_labelled
@@ -148,7 +149,7 @@ class PatternCheck(_Worded):
     @field_validator("patterns")
     @classmethod
     def _valid_patterns(cls, v: list[list[dict[str, Any]]]) -> list[list[dict[str, Any]]]:
-        from spacy.schemas import validate_token_pattern
+        from .token_patterns import validate_token_pattern  # spaCy's schema, without importing spaCy
 
         for i, pattern in enumerate(v):
             if not pattern:
@@ -190,8 +191,11 @@ class Training(_Model):
             here = Path((info.context or {}).get("base", ".")) / path
             packaged = SCHEMA_PATH.parent / path  # a copy of the default rubric keeps its training sets
             path = here if here.exists() or not packaged.exists() else packaged
+        context = info.context if isinstance(info.context, dict) else {}
+        read = context.setdefault("labelled", {})  # one read per file and column in one rubric
+        key = (str(path), data.get("column", "labels"))
         try:
-            rows = read_labelled(path, data.get("column", "labels"))
+            rows = read[key] if key in read else read.setdefault(key, read_labelled(path, key[1]))
         except Exception as exc:  # CallQAError names the file and what is wrong
             raise ValueError(str(exc)) from None
         label = data.get("label")
@@ -400,6 +404,8 @@ def _phrase_checks(model: Any) -> Any:
     """Every phrase check inside a criterion: its check, nested checks, gates, confirmations."""
     if isinstance(model, PhraseCheck):
         yield model
+    if isinstance(model, Training):  # thousands of labelled rows, no check
+        return
     if isinstance(model, BaseModel):
         for name in type(model).model_fields:
             yield from _phrase_checks(getattr(model, name))
@@ -426,6 +432,16 @@ class Rubric(_Model):
     shared: dict[str, Any] = Field(default_factory=dict)
     sections: list[Section] = Field(min_length=1)
     criteria: list[Criterion] = Field(min_length=1)
+    _content_hash: str | None = PrivateAttr(None)
+
+    @property
+    def content_hash(self) -> str:
+        """A short hash of the rubric's content, training rows included: any edit gives a new hash,
+        so stored calls are rescored (``calls.rubric_hash``). Not the ``version:`` field, which an
+        author may leave unchanged. Computed once per object (and kept when it is pickled)."""
+        if self._content_hash is None:
+            self._content_hash = hashlib.sha256(self.model_dump_json().encode()).hexdigest()[:16]
+        return self._content_hash
 
     def problems(self) -> list[tuple[tuple[str | int, ...], str]]:
         """Cross-reference errors as (location, message): duplicate ids, unknown sections."""

@@ -8,7 +8,6 @@ Whisper); a file that fails is recorded with its error and the batch goes on.
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -87,10 +86,10 @@ class BatchSummary:
 
 
 def rubric_hash(rubric: Rubric) -> str:
-    """A short hash of the rubric's content: any edit gives a new hash, so stored calls are rescored.
-    Stored as ``calls.rubric_hash``; not the rubric file's ``version:`` field (``Rubric.version``,
-    ``CallScore.rubric_version``), which an author may leave unchanged."""
-    return hashlib.sha256(rubric.model_dump_json().encode()).hexdigest()[:16]
+    """A short hash of the rubric's content (``Rubric.content_hash``): any edit gives a new hash, so
+    stored calls are rescored. Stored as ``calls.rubric_hash``; not the rubric file's ``version:``
+    field (``Rubric.version``, ``CallScore.rubric_version``), which an author may leave unchanged."""
+    return rubric.content_hash
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -128,15 +127,14 @@ def load_rubric(path: str | None = None) -> Rubric:
     return loader.load_rubric(path)
 
 
-_WORKER_RUBRICS: dict[str, Rubric] = {}
-
-
 def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubric, rhash: str,
                           redact: bool) -> tuple[Path, Transcript | None, CallScore | None, str | None]:
     """One file, in a worker process (perhaps on another machine): never raises, a failure comes
-    back as its message. The rubric travels with the job, so workers need no rubric file; one
-    copy per rubric hash is kept so its compiled matchers are built once per worker."""
-    rubric = _WORKER_RUBRICS.setdefault(rhash, rubric)
+    back as its message. The rubric travels with the job, so workers need no rubric file; the
+    loader's cache keeps one copy per rubric content, so its engine is compiled once per worker."""
+    from callqa.rubric.loader import cached
+
+    rubric = cached(rubric)
     try:
         transcript = transcribe_file(path, settings)
         if redact:
@@ -167,8 +165,12 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
     ``agent``: one agent for every file; ``rescore``: rescore stored calls even when their rubric
     did not change; ``executor``: "dask://HOST:PORT". A stored call keeps its agent and date unless
     ``agent``, a sidecar or the name pattern names them."""
-    rubric = load_rubric(ws.rubric)  # a bad rubric stops here, before any work
-    rhash = rubric_hash(rubric)
+    from callqa.rubric.loader import read_rubric
+
+    rubric_file = read_rubric(ws.rubric)
+    # a file validated before is known by its content, without validating it again (it is loaded
+    # when a call needs scoring); a new or bad rubric is validated here, before any work
+    rhash = rubric_file.known_hash() or rubric_file.load().content_hash
     paths = list(paths)
     mapper = AgentMapper(ws.name_pattern, agent, roots=paths)
     inputs = find_inputs(paths)
@@ -184,28 +186,38 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
 
     with session_for(ws.db) as session:
         todo: dict[Path, tuple[str, Any]] = {}
+        hashed: list[tuple[Path, str, CallInfo | None]] = []  # (path, its hash and agent, or the error)
         for path in inputs:
             try:
-                digest = content_hash(path)
-                info = mapper.lookup(path)
+                hashed.append((path, content_hash(path), mapper.lookup(path)))
             except (CallQAError, OSError) as exc:
-                _fail(session, emit, str(path), None, str(exc), ws.redact)
+                hashed.append((path, str(exc), None))
+        # what is stored already, for every file in a few queries: a run with nothing to do costs
+        # little more than hashing the files
+        known = storage.calls_by_hash(session, [digest for _, digest, info in hashed if info is not None])
+        seen: set[str] = set()
+        for path, digest, info in hashed:
+            if info is None:
+                _fail(session, emit, str(path), None, digest, ws.redact)
                 continue
-            call_id = storage.call_id_for_hash(session, digest)
-            if call_id is not None and info.source == "none" and (stored := storage.call_summary(session, call_id)):
+            # a second file with the same content sees what the first one stored
+            stored = storage.calls_by_hash(session, [digest]).get(digest) if digest in seen else known.get(digest)
+            seen.add(digest)
+            call_id = stored.id if stored is not None else None
+            if stored is not None and info.source == "none":
                 info = CallInfo(stored.agent, stored.call_date, "stored")  # nobody named another agent
-            if call_id is not None and not rescore and storage.is_scored(session, digest, rhash):
+            if stored is not None and not rescore and stored.rubric_hash == rhash:
                 emit(CallOutcome(str(path), "skipped", info.agent, call_id))
                 continue
             if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
                 transcript = _stored(session, call_id, ws.redact)
                 try:
-                    result = _score(transcript, rubric)
+                    result = _score(transcript, rubric_file.rubric)
                 except CallQAError as exc:
                     _fail(session, emit, str(path), digest, str(exc), ws.redact)
                     continue
                 _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric, rhash, ws.company, ws.redact)
+                      rubric_file.rubric, rhash, ws.company, ws.redact)
                 continue
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
@@ -219,7 +231,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 if not rescore and storage.is_scored(session, digest, rhash):
                     emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
                     continue
-                yield absolute, transcription, rubric, rhash, ws.redact
+                yield absolute, transcription, rubric_file.rubric, rhash, ws.redact
 
         workers = worker_count(ws.workers, len(todo))
         for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
@@ -227,8 +239,8 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             if error:
                 _fail(session, emit, str(path), digest, error, ws.redact)
             else:
-                _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest, rubric,
-                      rhash, ws.company, ws.redact)
+                _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest,
+                      rubric_file.rubric, rhash, ws.company, ws.redact)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary

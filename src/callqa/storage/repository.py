@@ -467,6 +467,17 @@ def is_scored(session: Session, content_hash: str, rubric_hash: str) -> bool:
                                                      Call.rubric_hash == rubric_hash))))
 
 
+def calls_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str, CallSummary]:
+    """The stored calls of these recordings (content hashes), by hash: one query per 500."""
+    found: dict[str, CallSummary] = {}
+    unique = list(dict.fromkeys(content_hashes))
+    for i in range(0, len(unique), 500):
+        rows = session.execute(select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
+                               .where(Call.content_hash.in_(unique[i:i + 500]))).all()
+        found.update((row.content_hash, _call_summary(row)) for row in rows)
+    return found
+
+
 def call_id_for_hash(session: Session, content_hash: str) -> int | None:
     return session.scalar(select(Call.id).where(Call.content_hash == content_hash))
 
