@@ -595,3 +595,14 @@ def test_opening_a_new_sqlite_file_waits_while_another_process_holds_its_write_l
     finally:
         release.join()
         holder.close()
+
+
+def test_the_head_revision_is_read_from_the_migration_files_as_alembic_reads_it():
+    from alembic.config import Config
+    from alembic.script import ScriptDirectory
+
+    from callqa.storage.db import MIGRATIONS, head_revision
+
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    assert head_revision() == ScriptDirectory.from_config(config).get_current_head()

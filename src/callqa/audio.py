@@ -7,11 +7,13 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from callqa.errors import AudioError, CallQAError
 from callqa.workspace import LimitError
+
+if TYPE_CHECKING:  # numpy loads with the first recording decoded, not to hash files
+    import numpy as np
 
 SAMPLE_RATE = 16_000
 AUDIO_SUFFIXES = frozenset({".wav", ".flac", ".mp3", ".ogg", ".oga", ".opus", ".m4a", ".aac", ".webm", ".wma"})
@@ -34,6 +36,8 @@ class Audio:
         return self.channels.shape[0]
 
     def mono(self) -> np.ndarray:
+        import numpy as np
+
         return self.channels.mean(axis=0).astype(np.float32)
 
 
@@ -129,12 +133,16 @@ class _Samples:
     nothing): a call is held once, not once in pieces and again joined (half the peak)."""
 
     def __init__(self, channels: int, expected: int):
+        import numpy as np
+
         self.data = np.empty((channels, expected), dtype=np.float32)  # pages not written cost nothing
         self.n = 0
 
     def add(self, block: np.ndarray) -> None:
         end = self.n + block.shape[1]
         if end > self.data.shape[1]:
+            import numpy as np
+
             grown = np.empty((self.data.shape[0], max(end, 2 * self.data.shape[1])), dtype=np.float32)
             grown[:, :self.n] = self.data[:, :self.n]
             self.data = grown

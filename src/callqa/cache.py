@@ -18,11 +18,14 @@ import sqlite3
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
+from typing import TYPE_CHECKING
 
-import numpy as np
 from platformdirs import user_cache_dir
 
 from callqa.transcript import Transcript
+
+if TYPE_CHECKING:  # numpy loads with the first vector, not to find the cache folder
+    import numpy as np
 
 
 def cache_dir() -> Path:
@@ -100,6 +103,8 @@ class EmbeddingCache:
         return hashlib.blake2b(f"{encoder}\0{text}".encode(), digest_size=16).digest()
 
     def get(self, encoder: str, texts: Sequence[str]) -> dict[str, np.ndarray]:
+        import numpy as np
+
         keys = {self.key(encoder, t): t for t in texts}
         out: dict[str, np.ndarray] = {}
         items = list(keys)
@@ -115,6 +120,8 @@ class EmbeddingCache:
         return out
 
     def put(self, encoder: str, vectors: dict[str, np.ndarray]) -> None:
+        import numpy as np
+
         rows = [(self.key(encoder, t), v.shape[0], np.ascontiguousarray(v, dtype=np.float32).tobytes())
                 for t, v in vectors.items()]
         try:

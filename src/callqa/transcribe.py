@@ -11,8 +11,7 @@ from __future__ import annotations
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path, PurePath
-
-import numpy as np
+from typing import TYPE_CHECKING
 
 from callqa import roles
 from callqa.cache import cache_dir
@@ -24,6 +23,9 @@ from callqa.parallel import default_workers, run_all, worker_count
 from callqa.sidecar import SIDECAR_NAMES
 from callqa.transcript import AGENT, CUSTOMER, Transcript
 from callqa.workspace import MAX_CALL_MINUTES, MAX_TRANSCRIPT_MB, LimitError, Workspace
+
+if TYPE_CHECKING:  # numpy loads with the first recording, not to score stored calls
+    import numpy as np
 
 # NB: callqa.asr is imported inside functions: importing this module loads no model.
 
@@ -135,6 +137,8 @@ def _mono(samples: np.ndarray, transcriber, options, settings: TranscribeSetting
 
 
 def _is_duplicated(channels: np.ndarray) -> bool:
+    import numpy as np
+
     left, right = channels[0], channels[1]
     if np.allclose(left, right, atol=1e-4):
         return True

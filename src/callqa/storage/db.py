@@ -282,12 +282,40 @@ def write_transaction(session: Session) -> Iterator[Session]:
         raise
 
 
+_REVISION_LINE = re.compile(r"""^(revision|down_revision)\b[^=\n]*=\s*["']?([^"'\s]*)""", re.M)
+
+
+def head_revision() -> str | None:
+    """The newest migration's revision id, read from the migration files' ``revision`` and
+    ``down_revision`` lines without importing Alembic; None unless they name exactly one head."""
+    revisions, parents = set(), set()
+    for path in (MIGRATIONS / "versions").glob("*.py"):
+        found = dict(_REVISION_LINE.findall(path.read_text(encoding="utf-8")))
+        if found.get("revision"):
+            revisions.add(found["revision"])
+            parents.add(found.get("down_revision"))
+    heads = revisions - parents
+    return heads.pop() if len(heads) == 1 else None
+
+
+def _stored_revisions(engine: Engine) -> set[str] | None:
+    """The revisions in ``alembic_version`` (one query); None when there is no such table yet."""
+    try:
+        with engine.connect() as conn:
+            return {row[0] for row in conn.execute(text("SELECT version_num FROM alembic_version"))}
+    except SQLAlchemyError:
+        return None
+
+
 def migrate(engine: Engine, revision: str = "head") -> None:
     """Bring the schema up to ``revision`` (Alembic ``upgrade``), from empty or any older version.
+    A database already at the newest revision costs one query: Alembic is not imported.
 
     Safe to run from several processes at once: SQLite takes the write lock first, PostgreSQL an
     advisory lock.
     """
+    if revision == "head" and (head := head_revision()) is not None and _stored_revisions(engine) == {head}:
+        return
     from alembic import command
     from alembic.config import Config
 
