@@ -722,7 +722,7 @@ def list_errors(session: Session, *, limit: int = 100, since: datetime | None = 
 
 
 __all__: Sequence[str] = (
-    "ORDERINGS", "ReviewError", "add_review", "agent_summaries", "call_id_for_hash", "count_calls",
+    "ORDERINGS", "ReviewError", "add_review", "agent_summaries", "call_id_for_hash", "calls_by_hash", "count_calls",
     "count_unredacted", "get_call", "is_scored", "list_calls", "list_errors", "record_error", "redact_stored",
     "save_scored_call", "stored_transcript",
 )
