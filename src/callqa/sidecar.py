@@ -41,11 +41,18 @@ class AgentMapper:
         self._pattern = compile_pattern(pattern) if pattern else None
         self._roots = None if roots is None else [
             Path(r).resolve() if Path(r).is_dir() else Path(r).resolve().parent for r in roots]
+        self._root_of: dict[Path, Path] = {}
 
     def _root(self, path: Path) -> Path | None:
+        """The deepest folder the batch was started on that holds ``path`` (the same for every
+        file of a folder: found once per folder)."""
         if self._roots is None:
             return None
-        return max((r for r in self._roots if path.is_relative_to(r)), key=lambda r: len(r.parts), default=path.parent)
+        folder = path.parent
+        if folder not in self._root_of:
+            self._root_of[folder] = max((r for r in self._roots if folder.is_relative_to(r)),
+                                        key=lambda r: len(r.parts), default=folder)
+        return self._root_of[folder]
 
     def lookup(self, path: Path) -> CallInfo:
         fallback_date = datetime.fromtimestamp(path.stat().st_mtime, tz=timezone.utc).date()
@@ -97,16 +104,26 @@ def _parse_date(text: str | None, where: Path) -> date | None:
 
 
 def _sidecar_row(path: Path, root: Path | None) -> dict | None:
-    for folder in path.parents:
+    for folder in _folders_up(path.parent, root):
         for name in SIDECAR_NAMES:
             table = _load_sidecar(folder / name)
             if table is not None:
                 rel = path.relative_to(folder).as_posix()
                 if rel in table:  # its date read here: a bad one fails this file, not the folder
                     return {"agent": table[rel]["agent"], "date": _parse_date(table[rel]["date"], folder / name)}
+    return None
+
+
+@lru_cache(maxsize=256)
+def _folders_up(start: Path, root: Path | None) -> tuple[Path, ...]:
+    """The folders whose sidecars may name a file in ``start``, nearest first: up to ``root`` or the
+    top of a repository (found once per folder, not once per file)."""
+    chain = []
+    for folder in (start, *start.parents):
+        chain.append(folder)
         if folder == root or (folder / ".git").exists():
             break
-    return None
+    return tuple(chain)
 
 
 @lru_cache(maxsize=256)
