@@ -516,6 +516,78 @@ def test_two_batches_write_to_one_sqlite_file_at_once_without_locking_errors_or_
     assert switches >= 2, f"the batches did not overlap ({switches} switches)"
 
 
+def test_two_batches_on_one_folder_score_each_file_once(db_url, tmp_path, whisper_cache):
+    """Issue 16, item 20: two batches on the same folder scored the same files twice. Each batch
+    claims a file before scoring it; the other skips it."""
+    folder = tmp_path / "calls"
+    good = write_transcripts(folder, 40)
+    broken = {folder / "broken.json": '{"segments": [', folder / "untagged.txt": "no speaker here\n"}
+    for path, text_ in broken.items():
+        path.write_text(text_)
+    for run in range(2):
+        procs = [subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(folder), "--db", db_url, "-j", "1",
+                                   "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+                                  env=cli_env(whisper_cache)) for _ in range(2)]
+        results = [p.communicate(timeout=600) for p in procs]
+        for proc, (_, err) in zip(procs, results):
+            assert proc.returncode == 2, err  # the broken files
+            assert "Traceback" not in err and "locked" not in err.lower()
+        seen: dict[str, list[str]] = {}
+        for out, _ in results:
+            for o in outcomes(out):
+                seen.setdefault(Path(o["file"]).name, []).append(o["status"])
+        assert set(seen) == {p.name for p in good} | {p.name for p in broken}
+        scored_twice = sorted(name for name, s in seen.items() if s.count("scored") > 1)
+        assert scored_twice == [], f"run {run}: {len(scored_twice)} files scored by both batches"
+        assert all(s.count("scored") == (run == 0) for name, s in seen.items() if folder / name in good)
+        assert all("failed" in seen[p.name] for p in broken)
+        assert_each_stored_once(db_url, good)
+        assert sorted(Path(f).name for (f,) in query(db_url, "SELECT file FROM errors")) == sorted(p.name for p in broken)
+        assert query(db_url, "SELECT COUNT(*) FROM claims") == [(0,)]
+
+
+def test_a_claim_left_by_a_killed_batch_is_taken_over(db_url, tmp_path, whisper_cache):
+    """A batch holds its claim while it scores a file: a second batch skips the file, saying so.
+    Killed with kill -9, the first batch leaves its claim behind; the next batch sees its process
+    is gone and scores the file instead of skipping it forever."""
+    folder = tmp_path / "calls"
+    folder.mkdir()
+    long = folder / "long.txt"  # scoring it takes a few seconds: time to see the claim
+    long.write_text(as_text_transcript(REFERENCE / "c03_bob_moving_house.json") * 30, encoding="utf-8")
+    first = subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(folder), "--db", db_url, "-j", "1"],
+                             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, env=cli_env(whisper_cache),
+                             start_new_session=True)
+    try:
+        deadline = time.monotonic() + 300
+        while True:
+            assert first.poll() is None, "the first batch ended before its claim was seen"
+            assert time.monotonic() < deadline, "no claim in 300 s"
+            try:
+                if query(db_url, "SELECT pid FROM claims") == [(first.pid,)]:
+                    os.killpg(first.pid, signal.SIGSTOP)  # it holds the claim as long as the test needs
+                    break
+            except Exception:  # the tables are not there yet
+                pass
+            time.sleep(0.1)
+        second = callqa("score", folder, "--db", db_url, "-j", "1", "--format", "json", cache=whisper_cache)
+        assert second.returncode == 0, second.stderr
+        [skipped] = outcomes(second.stdout)
+        assert skipped["status"] == "skipped"
+        assert f"being scored by another batch (process {first.pid} on " in skipped["error"]
+        assert "1 being scored by another batch" in second.stderr
+    finally:
+        os.killpg(first.pid, signal.SIGKILL)
+        first.wait()
+    assert query(db_url, "SELECT COUNT(*) FROM calls") == [(0,)]
+    assert query(db_url, "SELECT pid FROM claims") == [(first.pid,)]  # left behind
+
+    third = callqa("score", folder, "--db", db_url, "-j", "1", "--format", "json", cache=whisper_cache)
+    assert third.returncode == 0, third.stderr
+    assert [o["status"] for o in outcomes(third.stdout)] == ["scored"]
+    assert_each_stored_once(db_url, {long: None})
+    assert query(db_url, "SELECT COUNT(*) FROM claims") == [(0,)]
+
+
 # ----------------------------------------------------------------------------- store, skip, list
 
 def test_score_then_rerun_skips_and_agents_lists_them(db_url, tmp_path, whisper_cache):

@@ -40,6 +40,9 @@ from callqa.storage.models import Base, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
 from callqa.transcript import Segment, Transcript, Word
 
+HEAD = "0005"  # the newest migration
+
+
 # ----------------------------------------------------------------------------- stand-ins
 # The attributes of callqa.scoring's Flag / CallScore; storage accepts any object that has them.
 
@@ -131,7 +134,7 @@ def test_migrate_from_empty_creates_the_tables_of_the_models(db_url):
     try:
         assert current_revision(engine) is None
         migrate(engine)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == HEAD
         migrate(engine)  # already at head: nothing to do, no error
         with engine.connect() as conn:
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
@@ -169,7 +172,7 @@ def test_a_database_at_0003_upgrades_keeping_every_row_and_its_rubric_hash(db_ur
         assert set(before.values()) == {1}
 
         migrate(engine)
-        assert current_revision(engine) == "0004"
+        assert current_revision(engine) == HEAD
         with engine.connect() as conn:
             assert {t: conn.execute(text(f"SELECT COUNT(*) FROM {t}")).scalar() for t in tables} == before
             ctx = MigrationContext.configure(conn, opts={"compare_type": True, "compare_server_default": True})
@@ -381,6 +384,39 @@ def test_reviews_are_stored_with_reviewer_and_time_and_change_what_counts(sessio
     with pytest.raises(ReviewError, match="no stored call"):
         add_review(session, call_id + 99, "comment", reviewer="Rita QA", text="hello")
     assert session.scalar(select(func.count()).select_from(ReviewRow)) == 5  # failed ones left nothing
+
+
+def test_a_claim_is_taken_over_only_from_an_owner_that_is_gone(session):
+    """storage.claims: a claim held by a running process blocks; one whose process ended on this
+    machine is taken over at once; one from another machine after CLAIM_TIMEOUT without renewal."""
+    import subprocess
+    import sys
+
+    from callqa.storage import claims
+
+    me, now = claims.this_process(), datetime.now(UTC)
+    gone = subprocess.Popen([sys.executable, "-c", "pass"])
+    gone.wait()
+    running = subprocess.Popen([sys.executable, "-c", "import time; time.sleep(60)"])
+    try:
+        rows = {"alive": (me.host, running.pid, claims._started(running.pid), now),
+                "dead": (me.host, gone.pid, f"{claims._boot_id()}:1", now),
+                "far-recent": ("elsewhere", 1, "x:1", now - claims.CLAIM_TIMEOUT / 2),
+                "far-old": ("elsewhere", 2, "x:2", now - claims.CLAIM_TIMEOUT * 2)}
+        with session.begin():
+            for digest, (host, pid, started, at) in rows.items():
+                session.execute(claims.ClaimRow.__table__.insert().values(
+                    content_hash=digest, host=host, pid=pid, started=started, claimed_at=at))
+        held = {digest: claims.claim(session, digest) for digest in rows}
+        assert held == {"alive": claims.Claimant(me.host, running.pid, claims._started(running.pid)),
+                        "dead": None, "far-recent": claims.Claimant("elsewhere", 1, "x:1"), "far-old": None}
+        assert claims.claim(session, "new") is None and claims.claim(session, "new") is None  # ours already
+        claims.release_claims(session)
+        left = sorted(session.execute(select(claims.ClaimRow.content_hash)).scalars())
+        assert left == ["alive", "far-recent"]
+    finally:
+        running.kill()
+        running.wait()
 
 
 def test_errors_are_recorded(session):

@@ -264,8 +264,9 @@ def cmd_score(args: argparse.Namespace) -> int:
                 results.print(f"[yellow]not scored:[/] {shown(outcome.error)}", highlight=False, soft_wrap=True)
             elif outcome.status == "skipped":
                 if args.verbose:
-                    results.print(f"skipped  {shown(outcome.agent or ''):12} {shown(outcome.file)}  (already stored with this "
-                                  "rubric)", highlight=False, soft_wrap=True)
+                    why = "being scored by another batch" if outcome.error else "already stored with this rubric"
+                    results.print(f"skipped  {shown(outcome.agent or ''):12} {shown(outcome.file)}  ({why})",
+                                  highlight=False, soft_wrap=True)
             else:  # a result: standard output
                 s = outcome.score
                 negatives = sum(1 for f in s.flags if f.polarity == "negative")
@@ -283,7 +284,9 @@ def cmd_score(args: argparse.Namespace) -> int:
     scored, rescored, skipped = summary.count("scored"), summary.count("rescored"), summary.count("skipped")
     out = err if args.format == "json" else results
     not_service = summary.count("not_service")
-    out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored), "
+    elsewhere = sum(1 for o in summary.outcomes if o.status == "skipped" and o.error)
+    out.print(f"\nscored {scored}, rescored {rescored}, skipped {skipped} (already stored"
+              + (f"; {elsewhere} being scored by another batch" if elsewhere else "") + "), "
               + (f"not a service call {not_service}, " if not_service else "")
               + f"failed {len(summary.failed)}  → {services.database_label(ws)}", highlight=False, soft_wrap=True)
     for failure in summary.failed:

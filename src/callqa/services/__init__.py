@@ -184,7 +184,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
         if on_outcome:
             on_outcome(outcome)
 
-    with session_for(ws.db) as session:
+    with session_for(ws.db) as session, _claims_released(session):
         todo: dict[Path, tuple[str, Any]] = {}
         hashed: list[tuple[Path, str, CallInfo | None]] = []  # (path, its hash and agent, or the error)
         for path in inputs:
@@ -210,14 +210,17 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
                 emit(CallOutcome(str(path), "skipped", info.agent, call_id))
                 continue
             if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
+                if not _claim(session, emit, path, digest, info, rhash, rescore):
+                    continue
                 transcript = _stored(session, call_id, ws.redact)
                 try:
                     result = _score(transcript, rubric_file.rubric)
                 except CallQAError as exc:
                     _fail(session, emit, str(path), digest, str(exc), ws.redact)
-                    continue
-                _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric_file.rubric, rhash, ws.company, ws.redact)
+                else:
+                    _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
+                          rubric_file.rubric, rhash, ws.company, ws.redact)
+                storage.release_claim(session, digest)
                 continue
             todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
 
@@ -228,8 +231,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             transcription = replace(TranscribeSettings.of(ws), threads=threads)
             for absolute, (path, digest, info) in todo.items():
                 session.rollback()  # end the read snapshot: see what another batch stored meanwhile
-                if not rescore and storage.is_scored(session, digest, rhash):
-                    emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
+                if not _claim(session, emit, path, digest, info, rhash, rescore):
                     continue
                 yield absolute, transcription, rubric_file.rubric, rhash, ws.redact
 
@@ -241,9 +243,36 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             else:
                 _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest,
                       rubric_file.rubric, rhash, ws.company, ws.redact)
+            storage.release_claim(session, digest)
+            storage.renew_claims(session)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary
+
+
+def _claim(session: Session, emit, path: Path, digest: str, info: CallInfo, rhash: str, rescore: bool) -> bool:
+    """Claim a file for this batch before scoring it (``storage.claims``): False, the file reported
+    skipped, when another batch is scoring it or has stored it meanwhile."""
+    holder = storage.claim(session, digest)
+    if holder is not None:
+        emit(CallOutcome(str(path), "skipped", info.agent, error=f"{path}: being scored by another batch ({holder})"))
+        return False
+    if not rescore and storage.is_scored(session, digest, rhash):
+        storage.release_claim(session, digest)
+        emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
+        return False
+    return True
+
+
+@contextmanager
+def _claims_released(session: Session) -> Iterator[None]:
+    """The batch's claims go back when it ends, however it ends short of kill -9 (then they are
+    stale: the next batch takes them over)."""
+    try:
+        yield
+    finally:
+        session.rollback()
+        storage.release_claims(session)
 
 
 def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, rescore: bool = False,

@@ -17,6 +17,7 @@ from callqa.records import (
     StoredError,
     StoredFlag,
 )
+from callqa.storage.claims import Claimant, claim, release_claim, release_claims, renew_claims
 from callqa.storage.repository import (
     EXPORT_CALL_FIELDS,
     EXPORT_FLAG_FIELDS,
@@ -46,6 +47,7 @@ from callqa.storage.repository import (
 __all__ = [
     "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS", "EXPORT_REVIEW_FIELDS", "EXPORT_VERSION", "ExportFilter",
     "export_rows", "export_sections",
+    "Claimant", "claim", "release_claim", "release_claims", "renew_claims",
     "AgentSummary", "CallSummary", "Flag", "Review", "ReviewError", "SectionResult", "StorageError",
     "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
     "calls_by_hash",

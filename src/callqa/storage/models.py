@@ -261,3 +261,19 @@ class ErrorRow(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.current_timestamp())
 
     __table_args__ = (Index(None, "created_at"), Index(None, "content_hash"))
+
+
+class ClaimRow(Base):
+    """A recording one batch is scoring now (``storage.claims``): another batch skips it. The owner is
+    a process: its machine, its id there and when it started (a later process may reuse the id)."""
+
+    __tablename__ = "claims"
+
+    content_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    host: Mapped[str] = mapped_column(String(255))
+    pid: Mapped[int] = mapped_column(Integer)
+    #: the machine's boot id and the process's start time there: tells a running owner from a
+    #: later process that got its id
+    started: Mapped[str] = mapped_column(String(64))
+    #: set when claimed and renewed as the owner's results come in
+    claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
