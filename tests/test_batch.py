@@ -945,6 +945,55 @@ def test_callqa_redact_redacts_what_is_stored_and_score_says_when_it_is_needed(d
     assert "redacted 0 calls" in capsys.readouterr().out
 
 
+def test_reviews_written_with_redaction_on_are_stored_redacted(db_url, tmp_path, in_process, capsys):
+    """Issue 16, "redaction as a property of the database": a reviewer's comment, override reason,
+    dispute or missed-flag note quoting a card number was stored as typed, on a call stored
+    redacted too. Reviews of a redacted call, and any review written with redaction on (the TUI
+    of `callqa tui --redact`), are stored redacted."""
+    from callqa.services import review
+    from callqa.tui.app import CallQAApp
+
+    plain, redacted = tmp_path / "plain.json", tmp_path / "redacted.json"
+    plain.write_text(json.dumps(PII_CALL))
+    redacted.write_text(json.dumps({**PII_CALL, "batch_copy": "redacted"}))
+    rubric_path = pii_rubric(tmp_path / "pii.yaml")
+    assert in_process(["score", str(plain), "--db", db_url, "--rubric", str(rubric_path), "-j", "1"]) == 0
+    assert in_process(["score", str(redacted), "--db", db_url, "--rubric", str(rubric_path), "-j", "1",
+                       "--redact"]) == 0
+    capsys.readouterr()
+    rubric = load_rubric(rubric_path)
+    said = "she read out 4111 1111 1111 1111 and jane.doe@example.com"
+
+    def write_reviews(session, call_id: int) -> None:
+        call = review.get_call(session, call_id)
+        review.comment(session, call_id, said, reviewer="rita")
+        review.override_section(session, call, call.sections[0].section, 50.0, said, reviewer="rita", rubric=rubric)
+        review.dispute(session, call_id, said, by="sam")
+        review.add_missed_flag(session, call_id, rubric, "negative_phrasing.reads_data_aloud", call.segments[2],
+                               reviewer="rita", note=said)
+
+    def stored_reviews(call_id: int) -> str:
+        return " ".join(str(v) for (v,) in query(db_url, "SELECT text FROM reviews WHERE call_id = :c", c=call_id)) + \
+            " ".join(" ".join(map(str, r)) for r in query(
+                db_url, "SELECT text, explanation, CAST(details AS TEXT) FROM flags WHERE call_id = :c "
+                        "AND origin = 'reviewer'", c=call_id))
+
+    with services.session_for(db_url) as session:
+        ids = {Path(c.file).name: c.id for c in list_calls(session)}
+        write_reviews(session, ids["plain.json"])  # redaction off, a call stored as it was: kept as typed
+        write_reviews(session, ids["redacted.json"])  # a redacted call: its reviews are redacted
+    assert all(p in stored_reviews(ids["plain.json"]) for p in PII)  # the check can fail
+    kept = stored_reviews(ids["redacted.json"])
+    assert not [p for p in PII if p in kept] and "[CARD]" in kept and "[EMAIL]" in kept
+
+    app = CallQAApp(Workspace(db=db_url, redact=True), player=None)  # `callqa tui --redact`
+    with app.session() as session:
+        before = len(review.get_call(session, ids["plain.json"]).reviews)
+        write_reviews(session, ids["plain.json"])
+    new = query(db_url, "SELECT text FROM reviews WHERE call_id = :c ORDER BY id", c=ids["plain.json"])[before:]
+    assert len(new) == 4 and not [p for p in PII if p in str(new)] and "[CARD]" in str(new)
+
+
 def test_a_new_sqlite_database_is_readable_by_its_owner_only(tmp_path, in_process, capsys):
     """Issue 16, item 2: the database file was created 0644 (the transcript cache 0600)."""
     call = tmp_path / "pii.json"

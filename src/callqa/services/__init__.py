@@ -113,8 +113,10 @@ def open_database(url: str | None = None) -> Engine:
 
 
 @contextmanager
-def session_for(url: str | None = None) -> Iterator[Session]:
-    with Session(open_database(url)) as session:
+def session_for(url: str | None = None, *, redact: bool = False) -> Iterator[Session]:
+    """A session on the database at ``url``; ``redact``: the reviews written through it are stored
+    redacted (as they are anyway on a call stored redacted)."""
+    with Session(open_database(url), info={"redact": redact}) as session:
         yield session
 
 

@@ -398,6 +398,9 @@ def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag
     ``resolve_dispute``. ``call_score``, when given, is the call's overall score after this
     review as the caller computed it with the rubric's weights; it becomes ``calls.score`` (the
     machine's stays in ``machine_score``). Raises ReviewError.
+
+    The text (and an added flag's) is stored redacted (``callqa.redact``) when the call was stored
+    redacted or the session's ``info["redact"]`` is set (``services.session_for(redact=True)``).
     """
     if kind not in REVIEW_KINDS:
         raise ReviewError(f"unknown review kind {kind!r}; valid kinds: {', '.join(REVIEW_KINDS)}")
@@ -420,8 +423,16 @@ def add_review(session: Session, call_id: int, kind: str, *, reviewer: str, flag
             raise ReviewError(f"{name} must be from 0 to 100, got {value!r}")
 
     with write_transaction(session):
-        if session.get(Call, call_id) is None:
+        call = session.get(Call, call_id)
+        if call is None:
             raise ReviewError(f"no stored call with id {call_id}")
+        if session.info.get("redact") or call.redacted:
+            from callqa.redact import redact_value
+
+            text = redact_value(text)
+            if flag is not None:  # a reviewer's note and the words of the line it is on
+                flag = dataclasses.replace(flag, **{f: redact_value(getattr(flag, f)) for f in
+                                                    ("text", "message", "suggestion", "explanation", "details")})
         if flag_id is not None and session.scalar(
                 select(FlagRow.call_id).where(FlagRow.id == flag_id)) != call_id:
             raise ReviewError(f"call {call_id} has no flag with id {flag_id}")

@@ -75,7 +75,7 @@ class CallQAApp(App[None]):
         """A database session (call from a worker thread: opening may migrate the database)."""
         from callqa import services
 
-        with services.session_for(self.db) as session:
+        with services.session_for(self.db, redact=self.workspace.redact) as session:
             yield session
 
     def rubric(self) -> Any:
