@@ -1252,3 +1252,56 @@ async def test_search_result_opens_at_the_words_and_find_moves_on(db_url):
         await pilot.press("enter")
         await settle(pilot)
         assert view.selected_segment == (hits[1] if len(hits) > 1 else hits[0])
+
+
+# --------------------------------------------------------------------------- hostile text
+
+
+#: terminal control sequences (clear the screen, set the window title, a C1 CSI, a bell) and rich
+#: markup, in an agent's name, a file's name and what was said
+HOSTILE_AGENT = "eve\x1b[2J\x1b]0;owned\x07[reverse]FAKE[/reverse][/]"
+HOSTILE_FILE = "calls/\x1b[31mred\x9b2J[reverse]x.wav"
+HOSTILE_TEXT = "I'd like to check my bill.\x1b[2J\x1b[H[/bold] \x08\x7f[link=https://x]pay here[/link]"
+
+
+def _control(frame: str) -> list[str]:
+    return sorted({repr(ch) for ch in frame if ch != "\n" and (ord(ch) < 32 or 0x7f <= ord(ch) < 0xa0)})
+
+
+async def test_control_characters_and_markup_in_names_and_text_never_reach_the_frame(tmp_path):
+    """Issue 16, item 9: terminal control characters in file and agent names reached the TUI
+    frame (an ESC from a name is an escape sequence run by the terminal); markup in them must
+    show as typed. Every screen that shows them: calls, a call, queue, agents."""
+    url = f"sqlite:///{tmp_path / 'hostile.db'}"
+    engine = storage.connect(url)
+    storage.migrate(engine)
+    rubric = default_rubric()
+    t = Transcript(HOSTILE_FILE, 20.0, "import", "", (
+        Segment("agent", 0.5, 5.0, "Thank you for calling, how can I help you today?\x1b[5m"),
+        Segment("customer", 5.5, 12.0, HOSTILE_TEXT)), roles="labels")
+    with Session(engine) as session:
+        storage.save_scored_call(session, t, score_transcript(t, rubric), agent=HOSTILE_AGENT,
+                                 call_date=date(2026, 9, 1), content_hash="hostile", rubric_id=rubric.id,
+                                 rubric_hash="test")
+    engine.dispose()
+
+    app = make_app(url)
+    async with app.run_test(size=SIZE) as pilot:
+        frames = {}
+        await settle(pilot)
+        for key, name in (("2", "queue"), ("3", "agents"), ("1", "calls")):
+            await pilot.press(key)
+            await settle(pilot)
+            frames[name] = "\n".join(s.text for s in app.screen._compositor.render_strips())
+        await pilot.press("enter")
+        await settle(pilot)
+        frames["call"] = "\n".join(s.text for s in app.screen._compositor.render_strips())
+        app.screen.find_next("[/bold]")  # a notification quoting it
+        await settle(pilot)
+        said = notifications(app)
+    assert {name: _control(frame) for name, frame in frames.items()} == \
+        {"queue": [], "agents": [], "calls": [], "call": []}
+    assert " “[/bold]”: match 1 of 1" in said
+    assert "[reverse]FAKE" in frames["agents"] and "[reverse]FAKE" in frames["calls"]
+    assert "[31mred2J[reverse]x.wav" in frames["call"]
+    assert "[link=https://x]pay here[/link]" in frames["call"]

@@ -28,6 +28,7 @@ from callqa.tui.screens.calls import CallsScreen
 from callqa.tui.screens.help import HelpScreen
 from callqa.tui.screens.queue import QueueScreen
 from callqa.tui.screens.score import ScoreScreen
+from callqa.tui.widgets.format import CONTROL_CHARACTERS
 
 MODE_TITLES = {"calls": "Calls", "queue": "Review queue", "agents": "Agents", "agreement": "Agreement",
                "score": "Score a folder"}
@@ -67,6 +68,15 @@ class CallQAApp(App[None]):
     @property
     def db(self) -> str | None:
         return self.workspace.db
+
+    # ------------------------------------------------------------------ user text in the frame
+
+    def get_line_filters(self) -> list[Any]:
+        return [*super().get_line_filters(), CONTROL_CHARACTERS]
+
+    def notify(self, message: str, *, markup: bool = False, **kwargs: Any) -> None:
+        """Notifications quote names, search words and errors: never read as markup."""
+        super().notify(message, markup=False, **kwargs)
 
     # ------------------------------------------------------------------ services
 

@@ -4,7 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 
+from rich.segment import Segment
 from rich.text import Text
+from textual.color import Color
+from textual.filter import LineFilter
+
+from callqa.output import printable
 
 SPEAKER_STYLE = {"agent": "bold #5fafff", "customer": "bold #d7af5f"}
 POLARITY_STYLE = {"negative": "bold #ffffff on #a02828", "positive": "bold #000000 on #5faf5f"}
@@ -47,3 +52,18 @@ def status_text(status: str) -> Text:
 def plain(text: object) -> Text:
     """Any value as literal text: brackets stay brackets."""
     return Text("" if text is None else str(text))
+
+
+class ControlCharacters(LineFilter):
+    """Leaves terminal control characters out of every line the TUI draws: an ESC in an agent's
+    name, a file name or a transcript (rich removes only a few controls) would begin an escape
+    sequence that the terminal runs (clear the screen, set the title). They take no cell, so what
+    is left lines up as measured."""
+
+    def apply(self, segments: list[Segment], background: Color) -> list[Segment]:
+        return [Segment(text.translate(_DROP), style, control) if control is None else Segment(text, style, control)
+                for text, style, control in segments]
+
+
+_DROP = {ord(ch): None for ch in map(chr, range(0xA0)) if printable(ch) != ch}
+CONTROL_CHARACTERS = ControlCharacters()
