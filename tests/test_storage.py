@@ -32,8 +32,11 @@ from callqa.storage import (
     migrate,
     record_error,
     safe_url,
+    call_rows,
     save_scored_call,
+    save_scored_calls,
     stored_transcript,
+    stored_transcripts,
 )
 from callqa.storage.db import current_revision
 from callqa.storage.models import Base, Call, FlagRow, SegmentRow
@@ -271,6 +274,63 @@ def test_saving_the_same_recording_again_replaces_it_and_keeps_matching_reviews(
     assert stored.section("opening").score == 90.0 and stored.section("opening").override == 50.0
     assert stored.call.review_status == "reviewed"
     assert session.scalar(select(func.count()).select_from(FlagRow)) == 2
+
+
+def _snapshot(session: Session) -> list:
+    """Every call as a reader sees it: row, segments, flags, sections and reviews, without ids."""
+    out = []
+    for c in sorted(list_calls(session), key=lambda c: c.content_hash):
+        got = get_call(session, c.id)
+        out.append((c.content_hash, c.agent, c.file, c.score, c.rubric_hash, c.review_status, c.negative_flags,
+                     got.segments, sorted((f.criterion, f.text, f.review_status) for f in got.flags),
+                     [(x.section, x.score, x.override) for x in got.sections],
+                     sorted((r.kind, r.section, r.text) for r in got.reviews)))
+    return out
+
+
+def test_a_batch_of_calls_written_in_one_transaction_stores_what_one_by_one_stores(engine):
+    """A batch writes many calls per transaction (issue 17): the same rows as saving each alone,
+    a reviewed call's reviews kept, a rescore that keeps its stored segments, agents resolved once,
+    and a recording twice in one batch stored once (the later wins)."""
+    def calls(rubric: str) -> list:
+        out = []
+        for i in range(6):
+            transcript = make_transcript(f"calls/{i}.wav", n=2 + i + (rubric == "v2"))
+            score = FakeScore(50.0 + i, {"opening": 100.0 - i, "empathy": None}, (RUDE, GREETING)[:1 + i % 2])
+            out.append((transcript, score, ("alice", "bob", "carmen")[i % 3], f"h{i}"))
+        return out + [(make_transcript("calls/again.wav", n=3), FakeScore(99.0, {"opening": 1.0}), "dana", "h0")]
+
+    snapshots = []
+    for batched in (False, True):
+        with Session(engine) as session:
+            session.execute(text("DELETE FROM reviews"))
+            session.execute(text("DELETE FROM calls"))
+            session.commit()
+            first = calls("v1")
+            for transcript, score, agent, hash_ in first[:3]:  # stored before, one reviewed
+                save_scored_call(session, transcript, score, agent=agent, call_date=date(2026, 3, 2),
+                                 content_hash=hash_, rubric_id="default", rubric_hash="v1")
+            reviewed = list_calls(session, order_by="id")[1].id
+            rude = next(f.id for f in get_call(session, reviewed).flags if f.criterion == RUDE.criterion)
+            add_review(session, reviewed, "reject", reviewer="rita", flag_id=rude)
+            add_review(session, reviewed, "override", reviewer="rita", section="opening", new_score=10, text="x")
+            rows = [call_rows(t, sc, agent=a, call_date=date(2026, 3, 2), content_hash=h, rubric_id="default",
+                              rubric_hash="v2", keep_segments=h == "h2") for t, sc, a, h in calls("v2")]
+            if batched:
+                ids = save_scored_calls(session, rows)
+                assert ids[0] == ids[-1]  # one recording, one call
+            else:
+                ids = [save_scored_calls(session, [r])[0] for r in rows]
+            snapshots.append(_snapshot(session))
+            assert session.scalar(select(func.count()).select_from(Call)) == 6
+            kept = stored_transcripts(session, ids)
+            assert [len(kept[i].segments) for i in ids[:4]] == [3, 4, 4, 6]  # h2 kept its v1 segments
+            assert kept[ids[1]] == stored_transcript(session, ids[1])
+    assert snapshots[0] == snapshots[1]
+    h1 = next(c for c in snapshots[1] if c[0] == "h1")
+    assert h1[5] == "reviewed" and h1[8] == [("empathy.no_dismissive", RUDE.text, "rejected"),
+                                            ("opening.greeting", GREETING.text, None)]
+    assert next(c for c in snapshots[1] if c[0] == "h0")[1:3] == ("dana", "calls/again.wav")
 
 
 def test_agent_summaries_average_the_scores_that_count(session):

@@ -187,7 +187,7 @@ class Outcome:
     extra: dict = field(default_factory=dict)
 
 
-def _worker(path: Path, settings: TranscribeSettings) -> Outcome:
+def _worker(settings: TranscribeSettings, path: Path) -> Outcome:
     try:
         return Outcome(path, transcribe_file(path, settings))
     except CallQAError as exc:
@@ -202,4 +202,4 @@ def transcribe_many(paths: list[Path], settings: TranscribeSettings, workers: in
     workers = worker_count(workers, len(paths))
     if workers > 1:
         settings = replace(settings, threads=settings.threads or max(1, default_workers() // workers))
-    yield from run_all(_worker, ((path, settings) for path in paths), workers)
+    yield from run_all(_worker, ((path,) for path in paths), workers, shared=settings)

@@ -1,13 +1,15 @@
 """The one API that the command line, the terminal UI and the reports call.
 
-score_paths: recordings or transcripts in → transcribed (cache first), scored with the rubric,
-stored per agent, one transaction per call. Files already stored with the same rubric (its content hash)
+score_paths: recordings or transcripts in → transcribed (cache first) and scored in worker
+processes, which hand back the rows to store; the batch writes them per agent, many calls per
+transaction. Files already stored with the same rubric (its content hash)
 are skipped; a stored call whose rubric changed is rescored from its stored transcript (no
 Whisper); a file that fails is recorded with its error and the batch goes on.
 """
 
 from __future__ import annotations
 
+import time
 from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
@@ -16,6 +18,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from sqlalchemy.engine import Engine
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.orm import Session
 
 from callqa import storage
@@ -129,23 +132,90 @@ def load_rubric(path: str | None = None) -> Rubric:
     return loader.load_rubric(path)
 
 
-def _transcribe_and_score(path: Path, settings: TranscribeSettings, rubric: Rubric, rhash: str,
-                          redact: bool) -> tuple[Path, Transcript | None, CallScore | None, str | None]:
-    """One file, in a worker process (perhaps on another machine): never raises, a failure comes
-    back as its message. The rubric travels with the job, so workers need no rubric file; the
-    loader's cache keeps one copy per rubric content, so its engine is compiled once per worker."""
+#: A batch writes what its workers handed back when this many calls are ready, or this many
+#: seconds after its last write: many calls per transaction, and a slow batch (Whisper) still
+#: stores each call soon after it is done.
+FLUSH_CALLS, FLUSH_SECONDS = 200, 0.5
+#: Files whose stored state is looked up again in one query before their jobs start, in case
+#: another batch stored them meanwhile.
+RECHECK_EVERY = 64
+
+
+@dataclass(frozen=True)
+class _Batch:
+    """What every job of one batch shares; it reaches each worker once (workers need no rubric file)."""
+    rubric: Rubric
+    rhash: str
+    settings: TranscribeSettings | None
+    redact: bool
+    company: str | None
+
+
+@dataclass(frozen=True)
+class _Job:
+    file: str  # as given: shown and stored
+    digest: str
+    info: CallInfo
+    path: Path | None = None  # absolute (workers may run elsewhere): transcribe it
+    stored: Transcript | None = None  # or rescore this stored transcript (no Whisper)
+    call_id: int | None = None  # the stored call's id, when it is stored
+
+
+@dataclass(frozen=True)
+class _Done:
+    job: _Job
+    outcome: CallOutcome  # call_id is the stored one's, or None until it is written
+    rows: storage.CallRows | None = None  # ready to write; None: nothing to store (failed, not a service call)
+
+
+_BLAS_LIMITED = False
+
+
+def _one_blas_thread() -> None:
+    """Scoring's numpy products are small (a call's sentences against a criterion's examples): on
+    several BLAS threads each one costs thread hand-offs, not work. Measured on the 2-core machine
+    under load: 70 -> 24 ms CPU per call, and fitting the trained checks' heads 16 -> 3 s."""
+    global _BLAS_LIMITED
+    if not _BLAS_LIMITED:
+        from threadpoolctl import threadpool_limits
+
+        threadpool_limits(1, user_api="blas")
+        _BLAS_LIMITED = True
+
+
+def _transcribe_and_score(batch: _Batch, job: _Job) -> _Done:
+    """One call, in a worker process (perhaps on another machine): transcribed or taken from the
+    database, redacted, scored and turned into the rows the parent writes. Never raises: a failure
+    comes back as its message. The batch (its rubric) reaches each worker once, so its compiled
+    matchers are built once per worker."""
     from callqa.rubric.loader import cached
 
-    rubric = cached(rubric)
+    _one_blas_thread()
+    rubric = cached(batch.rubric)  # one copy (and engine) per rubric content
+    info = job.info
     try:
-        transcript = transcribe_file(path, settings)
-        if redact:
+        if job.stored is not None:
+            transcript, status = job.stored, "rescored"
+        else:
+            assert job.path is not None and batch.settings is not None
+            transcript, status = transcribe_file(job.path, batch.settings), "scored"
+        if batch.redact:
             transcript = redact_transcript(transcript)
-        return path, transcript, _score(transcript, rubric), None
-    except CallQAError as exc:
-        return path, None, None, str(exc)
+        transcript = replace(transcript, file=job.file)
+        result = _score(transcript, rubric)
+        if not result.service_call:  # reported with the reason, not stored as a scored call
+            return _Done(job, CallOutcome(job.file, "not_service", info.agent, job.call_id, result,
+                                          transcript.duration, _not_service(job.file)))
+        result = _personalised(result, info.agent, batch.company, transcript)
+        unchanged = job.stored is not None and transcript.segments == job.stored.segments
+        rows = storage.call_rows(transcript, result, agent=info.agent, call_date=info.call_date,
+                                 content_hash=job.digest, rubric_id=rubric.id, rubric_hash=batch.rhash,
+                                 keep_segments=unchanged)
+        return _Done(job, CallOutcome(job.file, status, info.agent, None, result, transcript.duration), rows)
+    except CallQAError as exc:  # a StorageError too: data the database cannot hold
+        return _Done(job, CallOutcome(job.file, "failed", error=str(exc)))
     except Exception as exc:  # a library failure on one file must not end the batch
-        return path, None, None, f"{path}: unexpected {type(exc).__name__}: {exc}"
+        return _Done(job, CallOutcome(job.file, "failed", error=f"{job.file}: unexpected {type(exc).__name__}: {exc}"))
 
 
 def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
@@ -157,6 +227,90 @@ def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
     if result.score is None and result.service_call:
         raise CallQAError(f"{transcript.file}: no criterion of rubric {rubric.id!r} applies to this call")
     return result
+
+
+def _run_jobs(session: Session, jobs: Iterable[_Job], batch: _Batch, workers: int, executor: str | None,
+              emit: Callable[[CallOutcome], None]) -> None:
+    """Run ``jobs`` on the workers and write what they hand back, many calls per transaction. A
+    failure is recorded at once; scored calls are reported once they are stored. However the
+    batch ends (Ctrl-C too), the calls already done are written."""
+    pending: list[_Done] = []
+    last = time.monotonic()
+
+    def flush() -> None:
+        nonlocal last
+        if not pending:
+            return
+        try:
+            ids: list[int | None] = list(storage.save_scored_calls(session, [d.rows for d in pending]))
+        except (storage.StorageError, DBAPIError):  # one call the database refuses fails alone
+            ids = []
+            for d in pending:
+                try:
+                    ids.append(storage.save_scored_calls(session, [d.rows])[0])
+                except storage.StorageError as exc:
+                    _fail(session, emit, d.job.file, d.job.digest, str(exc), batch.redact)
+                    ids.append(None)
+        done = pending[:]
+        pending.clear()
+        last = time.monotonic()
+        for d, call_id in zip(done, ids):
+            storage.release_claim(session, d.job.digest)
+            if call_id is not None:
+                emit(replace(d.outcome, call_id=call_id))
+        storage.renew_claims(session)
+
+    try:
+        for d in run_all(_transcribe_and_score, ((job,) for job in jobs), workers, executor, shared=batch):
+            if d.rows is not None:
+                pending.append(d)
+                if len(pending) >= FLUSH_CALLS or time.monotonic() - last >= FLUSH_SECONDS:
+                    flush()
+            elif d.outcome.status == "failed":
+                _fail(session, emit, d.job.file, d.job.digest, d.outcome.error or "", batch.redact)
+                storage.release_claim(session, d.job.digest)
+            else:
+                storage.record_error(session, d.job.file, d.job.digest, d.outcome.error or "")
+                storage.release_claim(session, d.job.digest)
+                emit(d.outcome)
+    finally:
+        flush()
+
+
+def _fresh(session: Session, jobs: list[_Job], rhash: str, rescore: bool,
+           emit: Callable[[CallOutcome], None]) -> Iterator[_Job]:
+    """``jobs`` as they are handed to the workers, looked up again ``RECHECK_EVERY`` at a time (a
+    new read: what another batch stored meanwhile counts): one scored with this rubric since is
+    skipped; a stored call's transcript is read here, when its job is due."""
+    for at in range(0, len(jobs), RECHECK_EVERY):
+        session.rollback()  # end the read snapshot
+        chunk = []
+        for job in jobs[at:at + RECHECK_EVERY]:  # claimed first, then looked up: no other batch slips between
+            holder = storage.claim(session, job.digest)
+            if holder is None:
+                chunk.append(job)
+            else:
+                emit(CallOutcome(job.file, "skipped", job.info.agent,
+                                 error=f"{job.file}: being scored by another batch ({holder})"))
+        stored = storage.calls_by_hash(session, [job.digest for job in chunk])
+        due = []
+        for job in chunk:
+            now = stored.get(job.digest)
+            if now is not None and now.rubric_hash == rhash and not rescore:
+                storage.release_claim(session, job.digest)
+                emit(CallOutcome(job.file, "skipped", job.info.agent, now.id))
+            elif now is not None and job.path is None:  # a stored call's job: rescored from the database
+                due.append(replace(job, call_id=now.id))
+            else:
+                due.append(job)
+        transcripts = storage.stored_transcripts(session, [j.call_id for j in due if j.path is None])
+        for job in due:
+            if job.path is None:
+                if job.call_id not in transcripts:
+                    storage.release_claim(session, job.digest)
+                    continue  # deleted meanwhile: nothing to rescore
+                job = replace(job, stored=transcripts[job.call_id])
+            yield job
 
 
 def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, agent: str | None = None,
@@ -187,83 +341,35 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             on_outcome(outcome)
 
     with session_for(ws.db) as session, _claims_released(session):
-        todo: dict[Path, tuple[str, Any]] = {}
-        hashed: list[tuple[Path, str, CallInfo | None]] = []  # (path, its hash and agent, or the error)
+        found: list[tuple[Path, str, CallInfo]] = []
         for path in inputs:
             try:
-                hashed.append((path, content_hash(path), mapper.lookup(path)))
+                found.append((path, content_hash(path), mapper.lookup(path)))
             except (CallQAError, OSError) as exc:
-                hashed.append((path, str(exc), None))
-        # what is stored already, for every file in a few queries: a run with nothing to do costs
-        # little more than hashing the files
-        known = storage.calls_by_hash(session, [digest for _, digest, info in hashed if info is not None])
-        seen: set[str] = set()
-        for path, digest, info in hashed:
-            if info is None:
-                _fail(session, emit, str(path), None, digest, ws.redact)
-                continue
-            # a second file with the same content sees what the first one stored
-            stored = storage.calls_by_hash(session, [digest]).get(digest) if digest in seen else known.get(digest)
-            seen.add(digest)
-            call_id = stored.id if stored is not None else None
-            if stored is not None and info.source == "none":
-                info = CallInfo(stored.agent, stored.call_date, "stored")  # nobody named another agent
-            if stored is not None and not rescore and stored.rubric_hash == rhash:
-                emit(CallOutcome(str(path), "skipped", info.agent, call_id))
-                continue
-            if call_id is not None:  # stored before: rescore its stored transcript, no Whisper
-                if not _claim(session, emit, path, digest, info, rhash, rescore):
-                    continue
-                transcript = _stored(session, call_id, ws.redact)
-                try:
-                    result = _score(transcript, rubric_file.rubric)
-                except CallQAError as exc:
-                    _fail(session, emit, str(path), digest, str(exc), ws.redact)
-                else:
-                    _save(session, emit, "rescored", replace(transcript, file=str(path)), result, info, digest,
-                          rubric_file.rubric, rhash, ws.company, ws.redact)
-                storage.release_claim(session, digest)
-                continue
-            todo[path.absolute()] = (path, digest, info)  # absolute: workers may run elsewhere
-
-        def jobs() -> Iterator[tuple]:
+                _fail(session, emit, str(path), None, str(exc), ws.redact)
+        stored = storage.calls_by_hash(session, [digest for _, digest, _ in found])
+        jobs: list[_Job] = []
+        for path, digest, info in found:
+            call = stored.get(digest)
+            if call is not None and info.source == "none":
+                info = CallInfo(call.agent, call.call_date, "stored")  # nobody named another agent
+            if call is not None and not rescore and call.rubric_hash == rhash:
+                emit(CallOutcome(str(path), "skipped", info.agent, call.id))
+            elif call is not None:  # stored before: rescore its stored transcript, no Whisper
+                jobs.append(_Job(str(path), digest, info, call_id=call.id))
+            else:
+                jobs.append(_Job(str(path), digest, info, path=path.absolute()))
+        if jobs:  # the rubric is loaded only now: a batch with nothing to score never validates it
+            workers = worker_count(ws.workers, len(jobs))
             threads = 0
             if not executor:  # share this machine's cores between the workers
                 threads = max(1, default_workers() // workers) if workers > 1 else 0
-            transcription = replace(TranscribeSettings.of(ws), threads=threads)
-            for absolute, (path, digest, info) in todo.items():
-                session.rollback()  # end the read snapshot: see what another batch stored meanwhile
-                if not _claim(session, emit, path, digest, info, rhash, rescore):
-                    continue
-                yield absolute, transcription, rubric_file.rubric, rhash, ws.redact
-
-        workers = worker_count(ws.workers, len(todo))
-        for absolute, transcript, result, error in run_all(_transcribe_and_score, jobs(), workers, executor):
-            path, digest, info = todo[absolute]
-            if error:
-                _fail(session, emit, str(path), digest, error, ws.redact)
-            else:
-                _save(session, emit, "scored", replace(transcript, file=str(path)), result, info, digest,
-                      rubric_file.rubric, rhash, ws.company, ws.redact)
-            storage.release_claim(session, digest)
-            storage.renew_claims(session)
+            batch = _Batch(rubric_file.rubric, rhash, replace(TranscribeSettings.of(ws), threads=threads), ws.redact,
+                           ws.company)
+            _run_jobs(session, _fresh(session, jobs, rhash, rescore, emit), batch, workers, executor, emit)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary
-
-
-def _claim(session: Session, emit, path: Path, digest: str, info: CallInfo, rhash: str, rescore: bool) -> bool:
-    """Claim a file for this batch before scoring it (``storage.claims``): False, the file reported
-    skipped, when another batch is scoring it or has stored it meanwhile."""
-    holder = storage.claim(session, digest)
-    if holder is not None:
-        emit(CallOutcome(str(path), "skipped", info.agent, error=f"{path}: being scored by another batch ({holder})"))
-        return False
-    if not rescore and storage.is_scored(session, digest, rhash):
-        storage.release_claim(session, digest)
-        emit(CallOutcome(str(path), "skipped", info.agent, storage.call_id_for_hash(session, digest)))
-        return False
-    return True
 
 
 @contextmanager
@@ -281,65 +387,39 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                    on_outcome: Callable[[CallOutcome], None] | None = None,
                    on_total: Callable[[int], None] | None = None, page: int = 500) -> BatchSummary:
     """Rescore every stored call (``agent``: only that agent's) with the workspace's rubric from its
-    stored transcript: no recording is read, Whisper never runs, each call keeps its agent. Calls
-    already scored with this rubric (same content hash) are skipped unless ``rescore``."""
+    stored transcript, in the batch's workers: no recording is read, Whisper never runs, each call
+    keeps its agent. Calls already scored with this rubric (same content hash) are skipped unless
+    ``rescore``."""
     rubric = load_rubric(ws.rubric)
     rhash = rubric_hash(rubric)
     storage.check_writable(open_database(ws.db))
     summary = BatchSummary()
+
+    def emit(outcome: CallOutcome) -> None:
+        summary.outcomes.append(outcome)
+        if on_outcome:
+            on_outcome(outcome)
+
     with session_for(ws.db) as session:
+        total = storage.count_calls(session, agent=agent)
         if on_total:
-            on_total(storage.count_calls(session, agent=agent))
+            on_total(total)
+        jobs: list[_Job] = []
         offset = 0  # pages in id order: rescoring a call keeps its id, so pages neither skip nor repeat
-        while batch := storage.list_calls(session, agent=agent, order_by="id", limit=page, offset=offset):
-            offset += len(batch)
-            for call in batch:
+        while calls := storage.list_calls(session, agent=agent, order_by="id", limit=page, offset=offset):
+            offset += len(calls)
+            for call in calls:
                 if call.rubric_hash == rhash and not rescore:
-                    outcome = CallOutcome(call.file, "skipped", call.agent, call.id)
+                    emit(CallOutcome(call.file, "skipped", call.agent, call.id))
                 else:
-                    outcome = _rescore_one(session, call, rubric, rhash, ws.company, ws.redact)
-                summary.outcomes.append(outcome)
-                if on_outcome:
-                    on_outcome(outcome)
+                    jobs.append(_Job(call.file, call.content_hash, CallInfo(call.agent, call.call_date, "stored"),
+                                     call_id=call.id))
+        batch = _Batch(rubric, rhash, None, ws.redact, ws.company)
+        _run_jobs(session, _fresh(session, jobs, rhash, rescore, emit), batch, worker_count(ws.workers, len(jobs)),
+                  None, emit)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
     return summary
-
-
-def _rescore_one(session: Session, call: storage.CallSummary, rubric: Rubric, rhash: str,
-                 company: str | None, redact: bool) -> CallOutcome:
-    transcript = _stored(session, call.id, redact)
-    try:
-        result = _score(transcript, rubric)
-    except CallQAError as exc:
-        message = _error(str(exc), call.file, redact)
-        storage.record_error(session, call.file, call.content_hash, message)
-        return CallOutcome(call.file, "failed", call.agent, call.id, error=message)
-    if not result.service_call:  # its stored score stays; this rubric does not score it
-        message = _not_service(call.file)
-        storage.record_error(session, call.file, call.content_hash, message)
-        return CallOutcome(call.file, "not_service", call.agent, call.id, result, call.duration, message)
-    result = _personalised(result, call.agent, company, transcript)
-    call_id = storage.save_scored_call(session, transcript, result, agent=call.agent, call_date=call.call_date,
-                                       content_hash=call.content_hash, rubric_id=rubric.id, rubric_hash=rhash)
-    return CallOutcome(call.file, "rescored", call.agent, call_id, result, call.duration)
-
-
-def _save(session: Session, emit, status: str, transcript: Transcript, result: CallScore, info, digest: str,
-          rubric: Rubric, rhash: str, company: str | None, redact: bool) -> None:
-    if not result.service_call:  # reported with the reason, not stored as a scored call
-        message = _not_service(transcript.file)
-        storage.record_error(session, transcript.file, digest, message)
-        emit(CallOutcome(transcript.file, "not_service", info.agent, None, result, transcript.duration, message))
-        return
-    result = _personalised(result, info.agent, company, transcript)
-    try:
-        call_id = storage.save_scored_call(session, transcript, result, agent=info.agent, call_date=info.call_date,
-                                           content_hash=digest, rubric_id=rubric.id, rubric_hash=rhash)
-    except storage.StorageError as exc:  # data the database cannot hold: this file fails, the batch goes on
-        _fail(session, emit, transcript.file, digest, str(exc), redact)
-        return
-    emit(CallOutcome(transcript.file, status, info.agent, call_id, result, transcript.duration))
 
 
 def _personalised(result: CallScore, agent: str, company: str | None, transcript: Transcript) -> CallScore:
@@ -352,13 +432,6 @@ def _personalised(result: CallScore, agent: str, company: str | None, transcript
 def _not_service(file: str) -> str:
     return (f"{file}: not a service call (the customer never asks for anything or raises a problem); "
             "not scored. If it is one, the rubric's service_call gate needs the customer's words")
-
-
-def _stored(session: Session, call_id: int, redact: bool) -> Transcript:
-    """A stored call's transcript, to rescore; redacted when redaction is on (the rescore stores it
-    so: a call stored before redaction was on is redacted by rescoring it)."""
-    transcript = storage.stored_transcript(session, call_id)
-    return redact_transcript(transcript) if redact else transcript
 
 
 def _error(message: str, file: str, redact: bool) -> str:

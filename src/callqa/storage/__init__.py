@@ -27,7 +27,9 @@ from callqa.storage.repository import (
     ReviewError,
     add_review,
     agent_summaries,
+    CallRows,
     call_id_for_hash,
+    call_rows,
     calls_by_hash,
     call_summary,
     count_calls,
@@ -41,17 +43,18 @@ from callqa.storage.repository import (
     record_error,
     redact_stored,
     save_scored_call,
+    save_scored_calls,
     stored_transcript,
+    stored_transcripts,
 )
 
 __all__ = [
     "EXPORT_CALL_FIELDS", "EXPORT_FLAG_FIELDS", "EXPORT_REVIEW_FIELDS", "EXPORT_VERSION", "ExportFilter",
     "export_rows", "export_sections",
     "Claimant", "claim", "release_claim", "release_claims", "renew_claims",
-    "AgentSummary", "CallSummary", "Flag", "Review", "ReviewError", "SectionResult", "StorageError",
-    "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_summary",
-    "calls_by_hash",
+    "AgentSummary", "CallRows", "CallSummary", "Flag", "Review", "ReviewError", "SectionResult", "StorageError",
+    "StoredCall", "StoredError", "StoredFlag", "add_review", "agent_summaries", "call_id_for_hash", "call_rows", "call_summary", "calls_by_hash",
     "check_writable", "connect", "count_calls", "count_unredacted", "database_url", "get_call", "is_scored",
     "list_calls", "list_errors", "migrate", "record_error", "redact_stored", "safe_url", "save_scored_call",
-    "stored_transcript", "write_transaction",
+    "save_scored_calls", "stored_transcript", "stored_transcripts", "write_transaction",
 ]

@@ -1,8 +1,10 @@
 """Repository: read and write stored calls; every function takes a Session and returns domain
 objects (``callqa.records``), never ORM rows.
 
-Writes (``save_scored_call``, ``add_review``, ``record_error``) are each one transaction of their
-own (``db.write_transaction``): they commit what the session held, write, and commit.
+Writes (``save_scored_call``, ``save_scored_calls``, ``add_review``, ``record_error``) are each one
+transaction of their own (``db.write_transaction``): they commit what the session held, write, and
+commit. A batch builds each call's rows in its workers (``call_rows``) and writes many calls per
+transaction (``save_scored_calls``).
 
 Rules a user would notice:
 
@@ -192,23 +194,30 @@ def _refuse_unstorable(file: str, table: Any, rows: Iterable[dict[str, Any]]) ->
                                    f"{limit}. Shorten it where it comes from")
 
 
-def _agent_id(session: Session, name: str) -> int:
-    session.execute(_insert(session, Agent.__table__).values(name=name)
-                    .on_conflict_do_nothing(index_elements=["name"]))
-    return session.scalars(select(Agent.id).where(Agent.name == name)).one()
+@dataclasses.dataclass(frozen=True)
+class CallRows:
+    """One scored call as the rows ``save_scored_calls`` writes, without ids: built by
+    ``call_rows`` (in a batch's worker process), written by the parent. ``segments`` None keeps the
+    stored segments (a rescore whose transcript did not change)."""
+
+    file: str
+    content_hash: str
+    agent: str
+    values: dict[str, Any]
+    segments: list[dict[str, Any]] | None
+    sections: list[dict[str, Any]]
+    criteria: list[dict[str, Any]]
+    flags: list[dict[str, Any]]
 
 
-def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike, *, agent: str,
-                     call_date: date | datetime, content_hash: str, rubric_id: str,
-                     rubric_hash: str) -> int:
-    """Store one scored call (transcript, flags, section scores) in one transaction; returns its
-    id. A call with the same ``content_hash`` is replaced in place (see the module's rules). The
-    call is marked redacted when the transcript is (``transcript.extra["redacted"]``)."""
+def call_rows(transcript: Transcript, score: ScoreLike, *, agent: str, call_date: date | datetime,
+              content_hash: str, rubric_id: str, rubric_hash: str, keep_segments: bool = False) -> CallRows:
+    """The rows of one scored call; raises StorageError for data the database cannot hold (a NUL
+    character, an over-long value), before anything is written."""
     agent = agent.strip()
     if not agent:
         raise ValueError("agent name is empty")
     flags = list(score.flags)
-    negative = sum(1 for f in flags if f.polarity == "negative")
     values = {
         "file": transcript.file,
         "call_date": _as_datetime(call_date),
@@ -222,82 +231,128 @@ def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike,
         "critical_failed": bool(score.critical_failed),
         "roles": transcript.roles,
         "role_confidence": float(transcript.role_confidence),
-        "negative_flags": negative,
+        "negative_flags": sum(1 for f in flags if f.polarity == "negative"),
         "review_status": "unreviewed",
         "critical_cap": float(getattr(score, "critical_cap", 0.0)),
         "redacted": bool(transcript.extra.get("redacted")),
     }
     weights = getattr(score, "section_weights", None) or {}
-    criteria = [{"criterion": r.criterion, "section": r.section, "status": r.status, "weight": float(r.weight),
-                 "critical": bool(r.critical)} for r in getattr(score, "criteria", ())]
-    calls = Call.__table__
     _refuse_unstorable(transcript.file, Agent.__table__, [{"name": agent}])
-    _refuse_unstorable(transcript.file, calls, [values])
-    with write_transaction(session):
-        values["agent_id"] = _agent_id(session, agent)
-        stmt = _insert(session, calls).values(content_hash=content_hash, **values)
-        stmt = stmt.on_conflict_do_update(
-            index_elements=["content_hash"],
-            set_={**{k: stmt.excluded[k] for k in values}, "scored_at": func.current_timestamp()},
-        ).returning(calls.c.id)
-        call_id: int = session.execute(stmt).scalar_one()
-
-        has_reviews = session.scalar(select(exists().where(ReviewRow.call_id == call_id)))
-        # reviews of machine flags: detach them, to re-attach to the same flag re-created below
-        keyed: list[tuple[int, tuple]] = []
-        if has_reviews:
-            rows = session.execute(
-                select(ReviewRow.id, FlagRow.criterion, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s)
-                .join(FlagRow, FlagRow.id == ReviewRow.flag_id)
-                .where(ReviewRow.call_id == call_id, FlagRow.origin == "machine")).all()
-            keyed = [(r[0], _flag_key(*r[1:])) for r in rows]
-            if keyed:
-                session.execute(update(ReviewRow).where(ReviewRow.id.in_([k[0] for k in keyed]))
-                                .values(flag_id=None))
-        for table, cond in ((SegmentRow.__table__, SegmentRow.call_id == call_id),
-                            (SectionScore.__table__, SectionScore.call_id == call_id),
-                            (CriterionResultRow.__table__, CriterionResultRow.call_id == call_id),
-                            (FlagRow.__table__, and_(FlagRow.call_id == call_id, FlagRow.origin == "machine"))):
-            session.execute(delete(table).where(cond))
-
-        segments = [{"call_id": call_id, "idx": i, "speaker": s.speaker, "start_s": s.start, "end_s": s.end,
-                     "text": s.text,
+    _refuse_unstorable(transcript.file, Call.__table__, [values])
+    segments = None
+    if not keep_segments:
+        segments = [{"idx": i, "speaker": s.speaker, "start_s": s.start, "end_s": s.end, "text": s.text,
                      "words": [[w.start, w.end, w.text, w.probability] for w in s.words] or None}
                     for i, s in enumerate(transcript.segments)]
-        if segments:
-            _refuse_unstorable(transcript.file, SegmentRow.__table__, segments)
-            session.execute(SegmentRow.__table__.insert(), segments)
-        sections = [{"call_id": call_id, "section": name, "position": i, "agent_id": values["agent_id"],
-                     "call_date": values["call_date"],
-                     "score": None if value is None else float(value), "override": None,
-                     "weight": float(weights.get(name, 1.0))}
-                    for i, (name, value) in enumerate(score.sections.items())]
-        if sections:
-            session.execute(SectionScore.__table__.insert(), sections)
-        if criteria:
-            session.execute(CriterionResultRow.__table__.insert(), [c | {"call_id": call_id} for c in criteria])
-        if flags:
-            rows = [_flag_values(call_id, f, "machine") for f in flags]
-            _refuse_unstorable(transcript.file, FlagRow.__table__, rows)
-            session.execute(FlagRow.__table__.insert(), rows)
+        _refuse_unstorable(transcript.file, SegmentRow.__table__, segments)
+    sections = [{"section": name, "position": i, "call_date": values["call_date"],
+                 "score": None if value is None else float(value), "override": None,
+                 "weight": float(weights.get(name, 1.0))}
+                for i, (name, value) in enumerate(score.sections.items())]
+    criteria = [{"criterion": r.criterion, "section": r.section, "status": r.status, "weight": float(r.weight),
+                 "critical": bool(r.critical)} for r in getattr(score, "criteria", ())]
+    flag_rows = [_flag_values(0, f, "machine") for f in flags]
+    _refuse_unstorable(transcript.file, FlagRow.__table__, flag_rows)
+    return CallRows(transcript.file, content_hash, agent, values, segments, sections, criteria, flag_rows)
 
-        if has_reviews:
-            if keyed:
+
+def save_scored_call(session: Session, transcript: Transcript, score: ScoreLike, *, agent: str,
+                     call_date: date | datetime, content_hash: str, rubric_id: str,
+                     rubric_hash: str) -> int:
+    """Store one scored call (transcript, flags, section scores) in one transaction; returns its
+    id. A call with the same ``content_hash`` is replaced in place (see the module's rules). The
+    call is marked redacted when the transcript is (``transcript.extra["redacted"]``)."""
+    rows = call_rows(transcript, score, agent=agent, call_date=call_date, content_hash=content_hash,
+                     rubric_id=rubric_id, rubric_hash=rubric_hash)
+    return save_scored_calls(session, [rows])[0]
+
+
+#: ids per ``IN (...)`` list: well under SQLite's and PostgreSQL's limits on bound parameters
+_CHUNK = 500
+
+
+def _chunks(items: Sequence[Any]) -> Iterator[Sequence[Any]]:
+    for i in range(0, len(items), _CHUNK):
+        yield items[i:i + _CHUNK]
+
+
+def save_scored_calls(session: Session, calls: Sequence[CallRows]) -> list[int]:
+    """Store many scored calls (``call_rows``) in one transaction; returns their ids in order.
+    Each is stored as ``save_scored_call`` stores one: agents are resolved once for the batch, the
+    rows of every call go in one statement per table. Two rows of one content hash: the later wins."""
+    last = {rows.content_hash: i for i, rows in enumerate(calls)}
+    with write_transaction(session):
+        agents = Agent.__table__
+        names = sorted({rows.agent for rows in calls})
+        session.execute(_insert(session, agents).on_conflict_do_nothing(index_elements=["name"]),
+                        [{"name": n} for n in names])
+        agent_ids = dict(session.execute(select(Agent.name, Agent.id).where(Agent.name.in_(names))).all())
+        table = Call.__table__
+        ids: dict[str, int] = {}
+        for i, rows in enumerate(calls):
+            if last[rows.content_hash] != i:
+                continue
+            values = rows.values | {"agent_id": agent_ids[rows.agent]}
+            stmt = _insert(session, table).values(content_hash=rows.content_hash, **values)
+            stmt = stmt.on_conflict_do_update(
+                index_elements=["content_hash"],
+                set_={**{k: stmt.excluded[k] for k in values}, "scored_at": func.current_timestamp()},
+            ).returning(table.c.id)
+            ids[rows.content_hash] = session.execute(stmt).scalar_one()
+        kept = [calls[i] for i in sorted(last.values())]
+        call_ids = [ids[rows.content_hash] for rows in kept]
+        reviewed: set[int] = set()
+        for chunk in _chunks(call_ids):
+            reviewed.update(session.scalars(select(ReviewRow.call_id).where(ReviewRow.call_id.in_(chunk)).distinct()))
+        # reviews of machine flags: detach them, to re-attach to the same flag re-created below
+        keyed: dict[int, list[tuple[int, tuple]]] = defaultdict(list)
+        for chunk in _chunks(sorted(reviewed)):
+            for rid, cid, *key in session.execute(
+                    select(ReviewRow.id, ReviewRow.call_id, FlagRow.criterion, FlagRow.speaker, FlagRow.start_s,
+                           FlagRow.end_s)
+                    .join(FlagRow, FlagRow.id == ReviewRow.flag_id)
+                    .where(ReviewRow.call_id.in_(chunk), FlagRow.origin == "machine")):
+                keyed[cid].append((rid, _flag_key(*key)))
+        detached = [rid for pairs in keyed.values() for rid, _ in pairs]
+        for chunk in _chunks(detached):
+            session.execute(update(ReviewRow).where(ReviewRow.id.in_(chunk)).values(flag_id=None))
+        resegmented = [cid for cid, rows in zip(call_ids, kept) if rows.segments is not None]
+        for tbl, cond, which in ((SegmentRow.__table__, SegmentRow.call_id.in_, resegmented),
+                                 (SectionScore.__table__, SectionScore.call_id.in_, call_ids),
+                                 (CriterionResultRow.__table__, CriterionResultRow.call_id.in_, call_ids),
+                                 (FlagRow.__table__, FlagRow.call_id.in_, call_ids)):
+            for chunk in _chunks(which):
+                where = cond(chunk) if tbl is not FlagRow.__table__ else and_(cond(chunk), FlagRow.origin == "machine")
+                session.execute(delete(tbl).where(where))
+        segments, sections, criteria, flags = [], [], [], []
+        for cid, rows in zip(call_ids, kept):
+            agent_id = agent_ids[rows.agent]
+            segments += [s | {"call_id": cid} for s in rows.segments or ()]
+            sections += [s | {"call_id": cid, "agent_id": agent_id} for s in rows.sections]
+            criteria += [c | {"call_id": cid} for c in rows.criteria]
+            flags += [f | {"call_id": cid} for f in rows.flags]
+        for tbl, batch in ((SegmentRow.__table__, segments), (SectionScore.__table__, sections),
+                           (CriterionResultRow.__table__, criteria), (FlagRow.__table__, flags)):
+            if batch:
+                session.execute(tbl.insert(), batch)
+
+        for call_id in sorted(reviewed):
+            if pairs := keyed.get(call_id):
                 new = {}
                 for fid, *key in session.execute(
                         select(FlagRow.id, FlagRow.criterion, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s)
                         .where(FlagRow.call_id == call_id, FlagRow.origin == "machine")
                         .order_by(FlagRow.id)):
                     new.setdefault(_flag_key(*key), fid)
-                moved = [{"rid": rid, "fid": new[key]} for rid, key in keyed if key in new]
-                lost = [rid for rid, key in keyed if key not in new]
+                moved = [{"rid": rid, "fid": new[key]} for rid, key in pairs if key in new]
+                lost = [rid for rid, key in pairs if key not in new]
                 if moved:
                     session.execute(update(ReviewRow.__table__).where(ReviewRow.__table__.c.id == bindparam("rid"))
                                     .values(flag_id=bindparam("fid")), moved)
                 if lost:
                     session.execute(delete(ReviewRow).where(ReviewRow.id.in_(lost)))
             _apply_reviews(session, call_id)
-    return call_id
+    return [ids[rows.content_hash] for rows in calls]
 
 
 def _apply_reviews(session: Session, call_id: int) -> None:
@@ -478,17 +533,6 @@ def is_scored(session: Session, content_hash: str, rubric_hash: str) -> bool:
                                                      Call.rubric_hash == rubric_hash))))
 
 
-def calls_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str, CallSummary]:
-    """The stored calls of these recordings (content hashes), by hash: one query per 500."""
-    found: dict[str, CallSummary] = {}
-    unique = list(dict.fromkeys(content_hashes))
-    for i in range(0, len(unique), 500):
-        rows = session.execute(select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
-                               .where(Call.content_hash.in_(unique[i:i + 500]))).all()
-        found.update((row.content_hash, _call_summary(row)) for row in rows)
-    return found
-
-
 def call_id_for_hash(session: Session, content_hash: str) -> int | None:
     return session.scalar(select(Call.id).where(Call.content_hash == content_hash))
 
@@ -658,16 +702,41 @@ def call_summary(session: Session, call_id: int) -> CallSummary | None:
 
 def stored_transcript(session: Session, call_id: int) -> Transcript:
     """The transcript as stored, for rescoring without running Whisper again."""
-    row = session.execute(select(Call.file, Call.duration, Call.engine, Call.model, Call.roles,
-                                 Call.role_confidence, Call.content_hash, Call.redacted)
-                          .where(Call.id == call_id)).one_or_none()
-    if row is None:
+    found = stored_transcripts(session, [call_id])
+    if call_id not in found:
         raise StorageError(f"no stored call with id {call_id}")
-    file, duration, engine, model, roles, confidence, content_hash, redacted = row
-    return Transcript(file=file, duration=duration, engine=engine, model=model,
-                      segments=_segments(session, call_id), roles=roles, role_confidence=confidence,
-                      extra={"call_id": call_id, "content_hash": content_hash, "source": "database",
-                             "redacted": redacted})
+    return found[call_id]
+
+
+def stored_transcripts(session: Session, call_ids: Sequence[int]) -> dict[int, Transcript]:
+    """The stored transcripts of many calls (absent ids are left out), two queries per 500."""
+    out: dict[int, Transcript] = {}
+    for chunk in _chunks(list(call_ids)):
+        segments: dict[int, list[Segment]] = defaultdict(list)
+        for cid, sp, start, end, text, words in session.execute(
+                select(SegmentRow.call_id, SegmentRow.speaker, SegmentRow.start_s, SegmentRow.end_s, SegmentRow.text,
+                       SegmentRow.words)
+                .where(SegmentRow.call_id.in_(chunk)).order_by(SegmentRow.call_id, SegmentRow.idx)):
+            segments[cid].append(Segment(sp, start, end, text, tuple(Word(*w) for w in (words or ()))))
+        for cid, file, duration, engine, model, roles, confidence, content_hash, redacted in session.execute(
+                select(Call.id, Call.file, Call.duration, Call.engine, Call.model, Call.roles, Call.role_confidence,
+                       Call.content_hash, Call.redacted).where(Call.id.in_(chunk))):
+            out[cid] = Transcript(file=file, duration=duration, engine=engine, model=model,
+                                  segments=tuple(segments.get(cid, ())), roles=roles, role_confidence=confidence,
+                                  extra={"call_id": cid, "content_hash": content_hash, "source": "database",
+                                         "redacted": redacted})
+    return out
+
+
+def calls_by_hash(session: Session, content_hashes: Sequence[str]) -> dict[str, CallSummary]:
+    """The stored calls of these recordings (content hashes), one query per 500."""
+    out: dict[str, CallSummary] = {}
+    for chunk in _chunks(list(dict.fromkeys(content_hashes))):
+        for row in session.execute(select(*_CALL_COLUMNS).join(Agent, Agent.id == Call.agent_id)
+                                   .where(Call.content_hash.in_(chunk))):
+            summary = _call_summary(row)
+            out[summary.content_hash] = summary
+    return out
 
 
 def count_unredacted(session: Session) -> int:
