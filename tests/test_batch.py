@@ -363,7 +363,10 @@ def test_ctrl_c_mid_batch_keeps_every_call_scored_and_a_rerun_stores_the_rest_on
     url = f"sqlite:///{tmp_path / 'q.db'}"
     proc = subprocess.Popen([sys.executable, "-m", "callqa.cli", "score", str(tmp_path / "calls"), "--db", url,
                              "-j", "2", "--format", "json"], stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True, env=cli_env(whisper_cache), start_new_session=True)
+                            text=True, env=cli_env(whisper_cache), start_new_session=True,
+                            # as from a terminal: a test run in the background (`cmd &` in a script)
+                            # ignores SIGINT, and Python then never turns Ctrl-C into KeyboardInterrupt
+                            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL))
     lines = []
     try:
         while not any('"status": "scored"' in line for line in lines):  # the first calls are stored

@@ -39,7 +39,7 @@ def test_a_catch_all_against_every_other_flag_is_not_quadratic() -> None:
     out = _fallback(mine, [other, mine])
     took = time.perf_counter() - t
     assert len(out.flags) == n // 2 and all(f.start % 10 == 5 for f in out.flags)
-    assert took < 1.0, f"{took:.2f} s for {n} x {n} flags (quadratic: 12-20 s; n log n: ~0.2 s)"
+    assert took < 4.0, f"{took:.2f} s for {n} x {n} flags (quadratic: 12-20 s; n log n: ~0.2 s, 1.2 s under load)"
 
 
 def test_the_span_index_answers_like_comparing_every_pair() -> None:
