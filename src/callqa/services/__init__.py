@@ -83,6 +83,14 @@ class BatchSummary:
     def count(self, status: str) -> int:
         return sum(1 for o in self.outcomes if o.status == status)
 
+    def recorder(self, on_outcome: Callable[[CallOutcome], None] | None) -> Callable[[CallOutcome], None]:
+        """What a batch calls with each outcome: kept here, and passed on to ``on_outcome``."""
+        def emit(outcome: CallOutcome) -> None:
+            self.outcomes.append(outcome)
+            if on_outcome:
+                on_outcome(outcome)
+        return emit
+
     @property
     def failed(self) -> list[CallOutcome]:
         return [o for o in self.outcomes if o.status == "failed"]
@@ -254,8 +262,8 @@ def _run_jobs(session: Session, jobs: Iterable[_Job], batch: _Batch, workers: in
         done = pending[:]
         pending.clear()
         last = time.monotonic()
+        storage.release_claim(session, *(d.job.digest for d in done))
         for d, call_id in zip(done, ids):
-            storage.release_claim(session, d.job.digest)
             if call_id is not None:
                 emit(replace(d.outcome, call_id=call_id))
         storage.renew_claims(session)
@@ -335,10 +343,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
         on_total(len(inputs))
     summary = BatchSummary()
 
-    def emit(outcome: CallOutcome) -> None:
-        summary.outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
+    emit = summary.recorder(on_outcome)
 
     with session_for(ws.db) as session, _claims_released(session):
         found: list[tuple[Path, str, CallInfo]] = []
@@ -395,10 +400,7 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
     storage.check_writable(open_database(ws.db))
     summary = BatchSummary()
 
-    def emit(outcome: CallOutcome) -> None:
-        summary.outcomes.append(outcome)
-        if on_outcome:
-            on_outcome(outcome)
+    emit = summary.recorder(on_outcome)
 
     with session_for(ws.db) as session:
         total = storage.count_calls(session, agent=agent)

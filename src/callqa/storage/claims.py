@@ -118,9 +118,10 @@ def renew_claims(session: Session) -> None:
     _renewed[me.pid] = now
 
 
-def release_claim(session: Session, content_hash: str) -> None:
+def release_claim(session: Session, *content_hashes: str) -> None:
+    """Release this process's claims on these recordings, in one statement."""
     with write_transaction(session):
-        session.execute(delete(_CLAIMS).where(_CLAIMS.c.content_hash == content_hash, _owner(this_process())))
+        session.execute(delete(_CLAIMS).where(_CLAIMS.c.content_hash.in_(content_hashes), _owner(this_process())))
 
 
 def release_claims(session: Session) -> None:
