@@ -43,7 +43,7 @@ from callqa.storage.models import Base, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
 from callqa.transcript import Segment, Transcript, Word
 
-HEAD = "0005"  # the newest migration
+HEAD = "0006"  # the newest migration
 
 
 # ----------------------------------------------------------------------------- stand-ins

@@ -52,6 +52,9 @@ REVIEW_KINDS = ("accept", "reject", "add_flag", "override", "comment", "dispute"
 FLAG_ORIGINS = ("machine", "reviewer")
 #: calls.review_status: no review yet; reviewed; an agent's dispute waits for a reviewer.
 REVIEW_STATUSES = ("unreviewed", "reviewed", "disputed")
+#: blind_answers.answer: did the call meet the criterion? (the machine's criterion_results status
+#: "pass" / "fail" / "na" reads as "yes" / "no" / "na")
+BLIND_ANSWERS = ("yes", "no", "na")
 
 
 class UTCDateTime(TypeDecorator[datetime]):
@@ -277,3 +280,57 @@ class ClaimRow(Base):
     started: Mapped[str] = mapped_column(String(64))
     #: set when claimed and renewed as the owner's results come in
     claimed_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+
+class CalibrationSession(Base):
+    """A calibration session: a sample of calls that every one of its reviewers answers blind."""
+
+    __tablename__ = "calibration_sessions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), unique=True)
+    #: the random seed the sample was drawn with, so the same sample can be drawn again
+    seed: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.current_timestamp())
+
+
+class CalibrationAssignment(Base):
+    """One call one reviewer is to answer blind in a calibration session."""
+
+    __tablename__ = "calibration_assignments"
+
+    session_id: Mapped[int] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="CASCADE"),
+                                            primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"), primary_key=True)
+    reviewer: Mapped[str] = mapped_column(String(200), primary_key=True)
+    #: when the reviewer finished the call (answered every criterion); NULL while it waits
+    done_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+
+    # a reviewer's progress: their assignments, done or not
+    __table_args__ = (Index(None, "reviewer", "done_at"),)
+
+
+class BlindAnswer(Base):
+    """A reviewer's own verdict on one criterion of one call, given without seeing the machine's
+    (kept apart from the accept/reject ``reviews`` of the machine's flags, which are anchored on
+    them). One answer per reviewer, call and criterion: answering again replaces it."""
+
+    __tablename__ = "blind_answers"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    call_id: Mapped[int] = mapped_column(ForeignKey("calls.id", ondelete="CASCADE"))
+    criterion: Mapped[str] = mapped_column(String(200))
+    reviewer: Mapped[str] = mapped_column(String(200))
+    answer: Mapped[str] = mapped_column(String(3))
+    #: the call's rubric hash when answered: agreement per rubric version (drift)
+    rubric_hash: Mapped[str] = mapped_column(String(64))
+    #: the calibration session it was assigned in; NULL for a blind review outside one
+    session_id: Mapped[int | None] = mapped_column(ForeignKey("calibration_sessions.id", ondelete="SET NULL"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime, server_default=func.current_timestamp())
+
+    __table_args__ = (
+        CheckConstraint(_in("answer", BLIND_ANSWERS), name="answer"),
+        UniqueConstraint("call_id", "criterion", "reviewer"),
+        # agreement per criterion over a date range
+        Index(None, "criterion", "created_at"),
+    )
