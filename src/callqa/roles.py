@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
 from typing import Protocol
 
 from callqa.transcript import AGENT, CUSTOMER, Segment, Word
@@ -88,80 +89,189 @@ def _label_at(turns: Sequence[tuple[float, float, int]], start: float, end: floa
     return best if best_overlap > 0 else nearest
 
 
-def group_labelled_words(labelled: Sequence[tuple[int, Word]], roles: dict[int, str],
-                         gap: float = TURN_GAP_S) -> tuple[Segment, ...]:
-    """Consecutive words of one label become one turn; a change of label or a long pause cuts."""
-    segments: list[Segment] = []
-    current: list[Word] = []
-    current_label: int | None = None
-    for label, word in labelled:
-        if current and (label != current_label or word.start - current[-1].end > gap):
-            segments.append(_segment_from_words(roles[current_label], current))
-            current = []
-        current.append(word)
-        current_label = label
-    if current:
-        segments.append(_segment_from_words(roles[current_label], current))
-    return merge_timeline(s for s in segments if s.text)
+# ---------------------------------------------------------------- mono: voice clusters + text
 
+#: Part of a sentence shorter than this is one the voice encoder had little to go on (its windows
+#: are 1.5 s): the sentence rule may give it the voice of the rest of the sentence.
+SPLIT_REPAIR_S = 2.5
+#: A stretch shorter than this whose words say the other role clearly (STRONG_CUE or more) is
+#: given to that role: text sure, voice unsure.
+TEXT_OVERRIDE_S = 4.0
+STRONG_CUE = 2
+#: Words that are a reply on their own ("okay", "yeah"): the other speaker may say them inside a
+#: sentence, so the sentence rule leaves them with the voice the diarizer heard.
+_BACKCHANNEL = {"okay", "ok", "yeah", "yes", "yep", "yup", "right", "mm", "mhm", "mm-hmm", "uh-huh", "hmm",
+                "sure", "alright", "oh", "uh", "um", "no", "great", "perfect", "cool", "thanks"}
 
-# Cues that a speaker is the agent (greets with the company, offers help) or the customer.
-_AGENT_CUES = [
-    r"thank(s| you) for calling", r"how (can|may|might) i (help|assist)", r"my name is",
-    r"this is \w+( \w+)? speaking", r"you'?ve reached", r"(can|could|may) i (have|get|take) your",
-    r"anything else i can", r"let me (check|look|pull|see|take|read)", r"i'?ll (check|look|make sure|send)",
-    r"account number", r"have a (great|good|nice|lovely|wonderful) (day|evening|weekend)", r"speaking with",
-    r"thank you for (holding|waiting|your patience)", r"bear with me", r"customer (service|support)",
-    r"you'?ll (have|need) to", r"i can see (your|the|that)", r"on our (side|end|website)",
-    r"we(?: are|'re) (short|busy)", r"(put you|place you) on (a )?hold",
+# Text cues: (pattern, weight). Positive: the agent says it (introduces themselves with the
+# company, offers help, asks for the account, holds, transfers, thanks for calling); negative:
+# the customer (describes the problem, gives their own details). "my name is" is in neither: both
+# introduce themselves ("Hi, Terry. My name is Suzanne").
+_CUES = [
+    (r"thank(s| you) for calling", 2), (r"how (can|may|might) i (help|assist)", 2), (r"you'?ve reached", 2),
+    (r"you'?re (through|speaking) (to|with)", 2), (r"(who )?am i speaking (with|to)", 2),
+    (r"anything else (i|we) can", 2), (r"(can|could|may) i (have|get|take) your", 2),
+    (r"thank(s| you) for (holding|waiting|your patience)", 2), (r"(put|place) you on (a )?hold", 2),
+    (r"(transfer|put) you (through|over) to", 2), (r"\w+ speaking\b", 1),
+    (r"let me (check|look|pull|see|take|read)", 1), (r"i'?ll (check|look|make sure|send)", 1),
+    (r"account number", 1), (r"have a (great|good|nice|lovely|wonderful) (day|evening|weekend|one)", 1),
+    (r"bear with me", 1), (r"customer (service|support)", 1), (r"you'?ll (have|need) to", 1),
+    (r"i can see (your|the|that)", 1), (r"on our (side|end|website|system)", 1), (r"we(?: are|'re) (short|busy)", 1),
+    (r"one (second|moment)", 1), (r"(happy|glad) to help", 1),
+    (r"i'?m (calling|ringing)", -2), (r"\bmy (bill|account|order|package|payment|service|power|refund|panels?|car)\b", -1),
+    (r"i (want|need|would like|wanted) to", -1), (r"i was (charged|billed|told)", -1),
+    (r"can you (at least |please )?(help|tell|transfer)", -1), (r"i have a problem", -1),
+    (r"i(?:'ve| have)? (just )?(had|got|bought|ordered|moved)\b", -1), (r"will i (get|be)", -1),
+    (r"take my business", -1), (r"is there (someone|anyone)", -1), (r"you saved me", -1),
 ]
-_CUSTOMER_CUES = [
-    r"i'?m calling", r"\bmy (bill|account|order|package|payment|service|power|refund|panels?)\b",
-    r"i (want|need|would like|wanted) to", r"i was (charged|billed|told)", r"can you (at least |please )?(help|tell|transfer)",
-    r"i have a problem", r"i(?:'ve| have)? (just )?(had|got|bought|ordered|moved)\b", r"will i (get|be)",
-    r"take my business", r"is there (someone|anyone)",
-]
-_AGENT_RE = re.compile("|".join(f"(?:{c})" for c in _AGENT_CUES))
-_CUSTOMER_RE = re.compile("|".join(f"(?:{c})" for c in _CUSTOMER_CUES))
+_CUE_RES = [(re.compile(p), w) for p, w in _CUES]
 
 
-def agent_cue_score(texts: Iterable[str], company: str | None = None) -> int:
-    """Agent cues minus customer cues found in one speaker's words."""
-    text = " ".join(texts).lower()
-    score = len(_AGENT_RE.findall(text)) - len(_CUSTOMER_RE.findall(text))
+def cue_score(text: str, company: str | None = None) -> int:
+    """Text evidence of one turn: the weights of agent cues minus those of customer cues found in
+    it (> 0 sounds like the agent); the company's name counts as a strong agent cue."""
+    text = text.lower()
+    score = sum(w * len(rx.findall(text)) for rx, w in _CUE_RES)
     if company and company.lower() in text:
-        score += 1
+        score += STRONG_CUE
     return score
 
 
-def choose_agent_label(labelled: Sequence[tuple[int, Word]], company: str | None = None,
-                       override: str = "auto") -> tuple[int, float]:
-    """Which diarized label is the agent, and how sure (0.5 = a coin toss, 1.0 = certain).
+@dataclass
+class _Stretch:
+    """Consecutive words of one voice label (or, after the rules, of one role)."""
 
-    ``override``: "auto" (text cues, then who spoke first), "first" (the first speaker
-    is the agent: inbound calls), or "second".
+    label: int
+    words: list[Word]
+    moved: int = 0  # words the sentence rule gave another voice than the diarizer did
+
+    @property
+    def duration(self) -> float:
+        return self.words[-1].end - self.words[0].start
+
+    @property
+    def text(self) -> str:
+        return " ".join(w.text.strip() for w in self.words if w.text.strip()).replace(" ,", ",")
+
+
+def _ends_sentence(word: Word) -> bool:
+    text = word.text.strip()
+    return bool(text) and text[-1] in ".?!"
+
+
+def _is_backchannel(words: Sequence[Word]) -> bool:
+    return all(w.text.strip().strip(".,?!").lower() in _BACKCHANNEL for w in words)
+
+
+def _one_voice_per_sentence(labelled: list[tuple[int, Word]]) -> list[bool]:
+    """The sentence rule: Whisper's sentences (cut at . ? ! and at pauses over TURN_GAP_S) are one
+    speaker's. Where the diarizer gave part of a sentence the other voice, and that part is shorter
+    than SPLIT_REPAIR_S (the voice encoder's windows are 1.5 s: it had little to go on) and than
+    half the rest, and is more than a bare reply ("okay", "yeah"), it takes the voice of the rest. Relabels ``labelled`` in place; returns which words moved."""
+    moved = [False] * len(labelled)
+    start = 0
+    for i in range(len(labelled)):
+        last = i + 1 == len(labelled)
+        if not (last or _ends_sentence(labelled[i][1])
+                or labelled[i + 1][1].start - labelled[i][1].end > TURN_GAP_S):
+            continue
+        sentence = range(start, i + 1)
+        start = i + 1
+        seconds: dict[int, float] = {}
+        for j in sentence:
+            label, w = labelled[j]
+            seconds[label] = seconds.get(label, 0.0) + max(w.end - w.start, 0.01)
+        if len(seconds) < 2:
+            continue
+        main = max(seconds, key=lambda label: seconds[label])
+        rest = [j for j in sentence if labelled[j][0] != main]
+        other = sum(seconds.values()) - seconds[main]
+        if other < min(SPLIT_REPAIR_S, seconds[main] / 2) and not _is_backchannel([labelled[j][1] for j in rest]):
+            for j in rest:
+                labelled[j] = (main, labelled[j][1])
+                moved[j] = True
+    return moved
+
+
+def _stretches(labelled: Sequence[tuple[int, Word]], moved: Sequence[bool], gap: float = TURN_GAP_S) -> list[_Stretch]:
+    out: list[_Stretch] = []
+    for (label, word), m in zip(labelled, moved):
+        if out and out[-1].label == label and word.start - out[-1].words[-1].end <= gap:
+            out[-1].words.append(word)
+            out[-1].moved += m
+        else:
+            out.append(_Stretch(label, [word], int(m)))
+    return out
+
+
+@dataclass(frozen=True)
+class RoleDecision:
+    """The mono call's turns with roles, which voice label is the agent, and how sure."""
+
+    segments: tuple[Segment, ...]
+    agent_label: int
+    confidence: float  # 0.5 = a coin toss, 1.0 = voice and text agree throughout (or the user chose)
+    moved_by_text: int  # turns given to the other speaker than their voice said
+
+
+def assign_roles(recognised: Iterable[TimedText], turns: Sequence[tuple[float, float, int]],
+                 company: str | None = None, override: str = "auto") -> RoleDecision:
+    """Roles of a diarized mono call from voice clusters and what each turn says.
+
+    1. Each word takes the voice label of the diarized turn it falls in.
+    2. Sentence rule (``_one_voice_per_sentence``): a short part of one of Whisper's sentences that
+       the diarizer gave the other voice takes the voice of the rest of the sentence. Consecutive
+       words of one label are then a stretch.
+    3. The agent's voice is the label whose stretches carry more agent cues (``cue_score``, summed
+       over the whole call, so evidence late in the call, "anything else I can help with", corrects
+       an opening that pointed the other way), plus one for whoever spoke first (inbound calls).
+       ``override`` "first"/"second" names the agent's voice instead.
+    4. Text over voice: a stretch under TEXT_OVERRIDE_S whose cues say the other role by
+       STRONG_CUE or more takes that role (e.g. the agent's introduction split off into the
+       customer's voice).
+    5. Confidence: agree is the cue weight of stretches whose text matches their voice's role,
+       disagree the weight of those against it plus one per stretch the sentence rule changed;
+       0.5 + 0.5 * (agree - disagree) / max(agree + disagree, 4), at least 0.5 (a coin toss);
+       1.0 when the user chose.
     """
-    order: list[int] = []
-    for label, _ in labelled:
-        if label not in order:
-            order.append(label)
-    if not order:
-        return 0, 0.5
+    labelled = label_words(recognised, turns)
+    if not labelled:
+        return RoleDecision((), 0, 0.5, 0)
+    stretches = _stretches(labelled, _one_voice_per_sentence(labelled))
+    order = list(dict.fromkeys(s.label for s in stretches))
+    scores = [cue_score(s.text, company) for s in stretches]
     if override in ("first", "second"):
-        idx = 0 if override == "first" or len(order) == 1 else 1
-        return order[idx], 1.0
-    if len(order) == 1:
-        return order[0], 0.5
-    words_of = {label: [w.text for lab, w in labelled if lab == label] for label in order}
-    scores = {label: agent_cue_score(words_of[label], company) for label in order}
-    scores[order[0]] += 1  # inbound calls: the agent usually answers, so speaks first
-    a, b = order[0], order[1]
-    margin = scores[a] - scores[b]
-    if margin == 0:
-        return a, 0.55  # the evidence is balanced: a guess
-    winner = a if margin > 0 else b
-    return winner, min(1.0, 0.5 + 0.1 * abs(margin))
+        agent = order[0 if override == "first" or len(order) == 1 else 1]
+    else:
+        totals = {label: sum(v for s, v in zip(stretches, scores) if s.label == label) for label in order}
+        totals[order[0]] += 1
+        agent = max(order, key=lambda label: (totals[label], label == order[0]))
+    agree = disagree = moved = 0
+    roles: list[str] = []
+    for s, v in zip(stretches, scores):
+        voice = 1 if s.label == agent else -1
+        agree += max(0, v * voice)
+        disagree += max(0, -v * voice) + (s.moved > 0)
+        moved += s.moved > 0
+        if v * voice <= -STRONG_CUE and s.duration < TEXT_OVERRIDE_S:
+            voice, moved = -voice, moved + 1
+        roles.append(AGENT if voice > 0 else CUSTOMER)
+    if override in ("first", "second"):
+        confidence = 1.0
+    elif len(order) == 1:
+        confidence = 0.5
+    else:
+        confidence = round(max(0.5, 0.5 + 0.5 * (agree - disagree) / max(agree + disagree, 4)), 2)
+    segments = merge_timeline(_segment_from_words(role, s.words) for s, role in zip(stretches, roles))
+    return RoleDecision(_join_turns(segments), agent, confidence, moved)
 
 
-def roles_for(agent_label: int, labels: Iterable[int]) -> dict[int, str]:
-    return {label: (AGENT if label == agent_label else CUSTOMER) for label in labels}
+def _join_turns(segments: Sequence[Segment], gap: float = TURN_GAP_S) -> tuple[Segment, ...]:
+    """Consecutive segments of one role less than ``gap`` apart are one turn."""
+    out: list[Segment] = []
+    for seg in segments:
+        if out and out[-1].speaker == seg.speaker and seg.start - out[-1].end <= gap:
+            out[-1] = _segment_from_words(seg.speaker, out[-1].words + seg.words)
+        else:
+            out.append(seg)
+    return tuple(out)
