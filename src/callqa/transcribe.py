@@ -3,7 +3,8 @@
 Stereo: each channel is transcribed on its own (voice activity detection on), its words
 regrouped into turns, and both channels merged on one timeline; which channel is the
 agent is a setting. Mono: the whole call is transcribed, diarized into two speakers, each
-word given the speaker whose turn it falls in, and the agent picked by text cues.
+word given the speaker whose turn it falls in, and roles decided from the voices and the text
+(roles.assign_roles).
 """
 
 from __future__ import annotations
@@ -129,11 +130,9 @@ def _mono(samples: np.ndarray, transcriber, options, settings: TranscribeSetting
 
     recognised = transcriber.transcribe(samples, options)
     turns = [(t.start, t.end, t.speaker) for t in diarize(samples)]
-    labelled = roles.label_words(recognised, turns)
-    agent_label, confidence = roles.choose_agent_label(labelled, settings.company, settings.mono_agent)
-    labels = {label for label, _ in labelled} | {agent_label}
-    segments = roles.group_labelled_words(labelled, roles.roles_for(agent_label, labels))
-    return segments, confidence, {"speakers_found": len({t[2] for t in turns})}
+    decision = roles.assign_roles(recognised, turns, settings.company, settings.mono_agent)
+    return decision.segments, decision.confidence, {"speakers_found": len({t[2] for t in turns}),
+                                                    "turns_moved_by_text": decision.moved_by_text}
 
 
 def _is_duplicated(channels: np.ndarray) -> bool:
