@@ -1,4 +1,5 @@
-"""Who is the agent: speaker roles from stereo channels or from diarized turns plus text cues.
+"""Who is the agent: speaker roles from stereo channels, or on mono calls from diarized voices
+and what each turn says (``assign_roles``).
 
 Pure functions over plain data; no model is imported here.
 """
@@ -94,9 +95,9 @@ def _label_at(turns: Sequence[tuple[float, float, int]], start: float, end: floa
 #: Part of a sentence shorter than this is one the voice encoder had little to go on (its windows
 #: are 1.5 s): the sentence rule may give it the voice of the rest of the sentence.
 SPLIT_REPAIR_S = 2.5
-#: A stretch shorter than this whose words say the other role clearly (STRONG_CUE or more) is
-#: given to that role: text sure, voice unsure.
-TEXT_OVERRIDE_S = 4.0
+#: Sentences shorter than this (together) whose words say the other role clearly (STRONG_CUE or
+#: more) are given to that role: text sure, and a whole introduction is a few 1.5 s voice windows.
+TEXT_OVERRIDE_S = 8.0
 STRONG_CUE = 2
 #: Words that are a reply on their own ("okay", "yeah"): the other speaker may say them inside a
 #: sentence, so the sentence rule leaves them with the voice the diarizer heard.
@@ -112,7 +113,9 @@ _CUES = [
     (r"you'?re (through|speaking) (to|with)", 2), (r"(who )?am i speaking (with|to)", 2),
     (r"anything else (i|we) can", 2), (r"(can|could|may) i (have|get|take) your", 2),
     (r"thank(s| you) for (holding|waiting|your patience)", 2), (r"(put|place) you on (a )?hold", 2),
-    (r"(transfer|put) you (through|over) to", 2), (r"\w+ speaking\b", 1),
+    (r"(transfer|put) you (through|over) to", 2), (r"i'?ll transfer you", 2),
+    (r"(confirm|verify) (your|the) (name|address|date|account|identity|details|postcode)", 2),
+    (r"for (security|verification)", 1), (r"\w+ speaking\b", 1),
     (r"let me (check|look|pull|see|take|read)", 1), (r"i'?ll (check|look|make sure|send)", 1),
     (r"account number", 1), (r"have a (great|good|nice|lovely|wonderful) (day|evening|weekend|one)", 1),
     (r"bear with me", 1), (r"customer (service|support)", 1), (r"you'?ll (have|need) to", 1),
@@ -123,6 +126,7 @@ _CUES = [
     (r"can you (at least |please )?(help|tell|transfer)", -1), (r"i have a problem", -1),
     (r"i(?:'ve| have)? (just )?(had|got|bought|ordered|moved)\b", -1), (r"will i (get|be)", -1),
     (r"take my business", -1), (r"is there (someone|anyone)", -1), (r"you saved me", -1),
+    (r"\bmy (address|postcode|zip code|phone number|date of birth) is", -1),
 ]
 _CUE_RES = [(re.compile(p), w) for p, w in _CUES]
 
@@ -222,14 +226,15 @@ def assign_roles(recognised: Iterable[TimedText], turns: Sequence[tuple[float, f
     2. Sentence rule (``_one_voice_per_sentence``): a short part of one of Whisper's sentences that
        the diarizer gave the other voice takes the voice of the rest of the sentence. Consecutive
        words of one label are then a stretch.
-    3. The agent's voice is the label whose stretches carry more agent cues (``cue_score``, summed
-       over the whole call, so evidence late in the call, "anything else I can help with", corrects
+    3. The agent's voice is the label whose stretches carry more agent cues (``cue_score`` of each
+       stretch, capped at STRONG_CUE either way so that one turn cannot outvote the call, summed
+       over the whole call: evidence late in the call, "anything else I can help with", corrects
        an opening that pointed the other way), plus one for whoever spoke first (inbound calls).
        ``override`` "first"/"second" names the agent's voice instead.
-    4. Text over voice: a stretch under TEXT_OVERRIDE_S whose cues say the other role by
-       STRONG_CUE or more takes that role (e.g. the agent's introduction split off into the
-       customer's voice).
-    5. Confidence: agree is the cue weight of stretches whose text matches their voice's role,
+    4. Text over voice: in a stretch, the sentences from the first to the last whose cues say the
+       other role by STRONG_CUE or more take that role when they last under TEXT_OVERRIDE_S (the
+       agent's introduction diarized into the caller's voice).
+    5. Confidence: agree is the cue weight of sentences whose words fit their voice's role,
        disagree the weight of those against it plus one per stretch the sentence rule changed;
        0.5 + 0.5 * (agree - disagree) / max(agree + disagree, 4), at least 0.5 (a coin toss);
        1.0 when the user chose.
@@ -239,31 +244,54 @@ def assign_roles(recognised: Iterable[TimedText], turns: Sequence[tuple[float, f
         return RoleDecision((), 0, 0.5, 0)
     stretches = _stretches(labelled, _one_voice_per_sentence(labelled))
     order = list(dict.fromkeys(s.label for s in stretches))
-    scores = [cue_score(s.text, company) for s in stretches]
     if override in ("first", "second"):
         agent = order[0 if override == "first" or len(order) == 1 else 1]
     else:
-        totals = {label: sum(v for s, v in zip(stretches, scores) if s.label == label) for label in order}
+        totals = dict.fromkeys(order, 0)
+        for s in stretches:
+            totals[s.label] += max(-STRONG_CUE, min(STRONG_CUE, cue_score(s.text, company)))
         totals[order[0]] += 1
         agent = max(order, key=lambda label: (totals[label], label == order[0]))
     agree = disagree = moved = 0
-    roles: list[str] = []
-    for s, v in zip(stretches, scores):
-        voice = 1 if s.label == agent else -1
-        agree += max(0, v * voice)
-        disagree += max(0, -v * voice) + (s.moved > 0)
+    pieces: list[Segment] = []
+    for s in stretches:
+        voice = AGENT if s.label == agent else CUSTOMER
+        sentences = _sentences(s.words)
+        scores = [cue_score(_text(sent), company) * (1 if voice == AGENT else -1) for sent in sentences]
+        agree += sum(max(0, v) for v in scores)
+        disagree += sum(max(0, -v) for v in scores) + (s.moved > 0)
         moved += s.moved > 0
-        if v * voice <= -STRONG_CUE and s.duration < TEXT_OVERRIDE_S:
-            voice, moved = -voice, moved + 1
-        roles.append(AGENT if voice > 0 else CUSTOMER)
+        against = [i for i, v in enumerate(scores) if v <= -STRONG_CUE]
+        if against:
+            a, b = against[0], against[-1] + 1
+            span = [w for sent in sentences[a:b] for w in sent]
+            if span[-1].end - span[0].start < TEXT_OVERRIDE_S:
+                other = CUSTOMER if voice == AGENT else AGENT
+                parts = [(voice, sentences[:a]), (other, sentences[a:b]), (voice, sentences[b:])]
+                pieces += [_segment_from_words(role, [w for sent in part for w in sent]) for role, part in parts if part]
+                moved += 1
+                continue
+        pieces.append(_segment_from_words(voice, s.words))
     if override in ("first", "second"):
         confidence = 1.0
     elif len(order) == 1:
         confidence = 0.5
     else:
         confidence = round(max(0.5, 0.5 + 0.5 * (agree - disagree) / max(agree + disagree, 4)), 2)
-    segments = merge_timeline(_segment_from_words(role, s.words) for s, role in zip(stretches, roles))
-    return RoleDecision(_join_turns(segments), agent, confidence, moved)
+    return RoleDecision(_join_turns(merge_timeline(pieces)), agent, confidence, moved)
+
+
+def _sentences(words: Sequence[Word]) -> list[list[Word]]:
+    out: list[list[Word]] = [[]]
+    for w in words:
+        out[-1].append(w)
+        if _ends_sentence(w):
+            out.append([])
+    return [sent for sent in out if sent]
+
+
+def _text(words: Sequence[Word]) -> str:
+    return " ".join(w.text.strip() for w in words if w.text.strip())
 
 
 def _join_turns(segments: Sequence[Segment], gap: float = TURN_GAP_S) -> tuple[Segment, ...]:
