@@ -105,13 +105,14 @@ _BACKCHANNEL = {"okay", "ok", "yeah", "yes", "yep", "yup", "right", "mm", "mhm",
                 "sure", "alright", "oh", "uh", "um", "no", "great", "perfect", "cool", "thanks"}
 
 # Text cues: (pattern, weight). Positive: the agent says it (introduces themselves with the
-# company, offers help, asks for the account, holds, transfers, thanks for calling); negative:
+# company, offers help, asks for the account, holds, transfers, thanks for calling: "you for
+# calling", as tiny.en often hears "thank" as "and" or "send"); negative:
 # the customer (describes the problem, gives their own details). "my name is" is in neither: both
 # introduce themselves ("Hi, Terry. My name is Suzanne").
 _CUES = [
-    (r"thank(s| you) for calling", 2), (r"how (can|may|might) i (help|assist)", 2), (r"you'?ve reached", 2),
+    (r"(thanks|you) for calling", 2), (r"how (can|may|might) i (help|assist)", 2), (r"you'?ve reached", 2),
     (r"you'?re (through|speaking) (to|with)", 2), (r"(who )?am i speaking (with|to)", 2),
-    (r"anything else (i|we) can", 2), (r"(can|could|may) i (have|get|take) your", 2),
+    (r"anything else (i|we) can", 2), (r"is there anything else", 2), (r"(can|could|may) i (have|get|take) your", 2),
     (r"thank(s| you) for (holding|waiting|your patience)", 2), (r"(put|place) you on (a )?hold", 2),
     (r"(transfer|put) you (through|over) to", 2), (r"i'?ll transfer you", 2),
     (r"(confirm|verify) (your|the) (name|address|date|account|identity|details|postcode)", 2),
@@ -127,6 +128,7 @@ _CUES = [
     (r"i(?:'ve| have)? (just )?(had|got|bought|ordered|moved)\b", -1), (r"will i (get|be)", -1),
     (r"take my business", -1), (r"is there (someone|anyone)", -1), (r"you saved me", -1),
     (r"\bmy (address|postcode|zip code|phone number|date of birth) is", -1),
+    (r"\b(i'?m|we'?re|i am|we are) (moving|trying to|looking to|hoping to)", -1),
 ]
 _CUE_RES = [(re.compile(p), w) for p, w in _CUES]
 
