@@ -145,7 +145,7 @@ def cue_score(text: str, company: str | None = None) -> int:
 
 @dataclass
 class _Stretch:
-    """Consecutive words of one voice label (or, after the rules, of one role)."""
+    """Consecutive words of one voice label (after the sentence rule)."""
 
     label: int
     words: list[Word]
@@ -157,7 +157,7 @@ class _Stretch:
 
     @property
     def text(self) -> str:
-        return " ".join(w.text.strip() for w in self.words if w.text.strip()).replace(" ,", ",")
+        return _text(self.words)
 
 
 def _ends_sentence(word: Word) -> bool:
@@ -173,7 +173,8 @@ def _one_voice_per_sentence(labelled: list[tuple[int, Word]]) -> list[bool]:
     """The sentence rule: Whisper's sentences (cut at . ? ! and at pauses over TURN_GAP_S) are one
     speaker's. Where the diarizer gave part of a sentence the other voice, and that part is shorter
     than SPLIT_REPAIR_S (the voice encoder's windows are 1.5 s: it had little to go on) and than
-    half the rest, and is more than a bare reply ("okay", "yeah"), it takes the voice of the rest. Relabels ``labelled`` in place; returns which words moved."""
+    half the rest, and is more than a bare reply ("okay", "yeah"), it takes the voice of the rest.
+    Relabels ``labelled`` in place; returns which words moved."""
     moved = [False] * len(labelled)
     start = 0
     for i in range(len(labelled)):
