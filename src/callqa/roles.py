@@ -281,7 +281,7 @@ def assign_roles(recognised: Iterable[TimedText], turns: Sequence[tuple[float, f
         confidence = 0.5
     else:
         confidence = round(max(0.5, 0.5 + 0.5 * (agree - disagree) / max(agree + disagree, 4)), 2)
-    return RoleDecision(_join_turns(merge_timeline(pieces)), agent, confidence, moved)
+    return RoleDecision(_join_turns(merge_timeline(p for p in pieces if p.text)), agent, confidence, moved)
 
 
 def _sentences(words: Sequence[Word]) -> list[list[Word]]:
