@@ -62,6 +62,11 @@ def test_agent_chosen_by_cues_even_when_the_customer_speaks_first():
     assert roles.assign_roles(recognised, turns, override="second").confidence == 1.0
 
 
+def test_the_company_name_counts_as_whisper_spells_it():
+    assert roles.cue_score("Good morning, North wind energy.", company="Northwind Energy") == roles.STRONG_CUE
+    assert roles.cue_score("Good morning.", company="Northwind Energy") == 0
+
+
 def test_a_customer_who_gives_their_name_is_not_the_agent():
     # "my name is" is said by both sides: it is no agent cue. The agent's "let me pull up" is.
     recognised, turns = call((0, "hello my name is Suzanne Price"), (1, "okay let me pull up your details one moment"),

@@ -135,12 +135,17 @@ _CUE_RES = [(re.compile(p), w) for p, w in _CUES]
 
 def cue_score(text: str, company: str | None = None) -> int:
     """Text evidence of one turn: the weights of agent cues minus those of customer cues found in
-    it (> 0 sounds like the agent); the company's name counts as a strong agent cue."""
+    it (> 0 sounds like the agent); the company's name counts as a strong agent cue, spaces and
+    punctuation aside (tiny.en writes "Northwind Energy" as "North wind energy")."""
     text = text.lower()
     score = sum(w * len(rx.findall(text)) for rx, w in _CUE_RES)
-    if company and company.lower() in text:
+    if company and (name := _letters(company)) and name in _letters(text):
         score += STRONG_CUE
     return score
+
+
+def _letters(text: str) -> str:
+    return "".join(c for c in text.lower() if c.isalnum())
 
 
 @dataclass
