@@ -146,3 +146,27 @@ def test_mono_agent_override(tmp_path):
     from conftest import SAMPLES
     t = transcribe_file(SAMPLES / "c06_carmen_solar.mp3", TranscribeSettings(mono_agent="second"))
     assert t.roles == "override" and t.segments[0].speaker == "customer"
+
+
+def test_a_mono_transcript_cached_by_older_role_rules_is_transcribed_again(tmp_path, monkeypatch):
+    from callqa.cache import TranscriptCache, cache_dir
+
+    mono = write_audio(tmp_path / "mono.flac", decode(shared_file("faster-whisper", "jfk.flac")).mono()[None, :], 16000)
+    first = transcribe_file(mono)
+    assert first.roles == "diarization"
+    entries = list(TranscriptCache(cache_dir() / "transcripts").root.rglob("*.json"))
+    assert len(entries) == 1
+    data = json.loads(entries[0].read_text())
+    del data["extra"]["mono_roles_version"]  # as a callqa before the current role rules wrote it
+    entries[0].write_text(json.dumps(data))
+
+    def no_model(*_args, **_kwargs):
+        raise AssertionError("model loaded")
+
+    monkeypatch.setattr(asr, "get_transcriber", no_model)
+    with pytest.raises(AssertionError, match="model loaded"):
+        transcribe_file(mono)  # stale roles: not taken from the cache
+    monkeypatch.undo()
+    monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
+    again = transcribe_file(mono)
+    assert again.extra["mono_roles_version"] and transcribe_file(mono).extra["cache"] == "hit"

@@ -13,6 +13,10 @@ from typing import Protocol
 
 from callqa.transcript import AGENT, CUSTOMER, Segment, Word
 
+#: Raise when ``assign_roles`` decides differently: cached mono transcripts made by another
+#: version are transcribed again (``transcribe.transcribe_file``); stereo ones stay valid.
+MONO_ROLES_VERSION = 2
+
 #: A pause longer than this between two words of one speaker starts a new turn.
 TURN_GAP_S = 0.8
 

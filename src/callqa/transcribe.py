@@ -77,7 +77,7 @@ def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeS
     digest = content_hash(path)
     cache = TranscriptCache(cache_dir() / "transcripts") if settings.use_cache else None
     key = cache_key(digest, *settings.key_parts())
-    if cache and (hit := cache.get(key, str(path))):
+    if cache and (hit := cache.get(key, str(path))) and not _stale_roles(hit):
         _refuse_long(path, f"the recording is {LimitError.minutes(hit.duration / 60)} long", hit.duration, settings)
         return hit
     audio = decode(path, max_minutes=settings.max_call_minutes)
@@ -86,6 +86,11 @@ def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeS
     if cache:
         cache.put(key, transcript)
     return transcript
+
+
+def _stale_roles(cached: Transcript) -> bool:
+    """A mono transcript whose roles an older ``roles.assign_roles`` decided."""
+    return cached.roles != "channels" and cached.extra.get("mono_roles_version") != roles.MONO_ROLES_VERSION
 
 
 def _imported(path: Path, settings: TranscribeSettings) -> Transcript:
@@ -132,7 +137,8 @@ def _mono(samples: np.ndarray, transcriber, options, settings: TranscribeSetting
     turns = [(t.start, t.end, t.speaker) for t in diarize(samples)]
     decision = roles.assign_roles(recognised, turns, settings.company, settings.mono_agent)
     return decision.segments, decision.confidence, {"speakers_found": len({t[2] for t in turns}),
-                                                    "turns_moved_by_text": decision.moved_by_text}
+                                                    "turns_moved_by_text": decision.moved_by_text,
+                                                    "mono_roles_version": roles.MONO_ROLES_VERSION}
 
 
 def _is_duplicated(channels: np.ndarray) -> bool:
