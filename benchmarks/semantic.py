@@ -42,6 +42,9 @@ def main() -> None:
     args = ap.parse_args()
     os.environ["CALLQA_CACHE_DIR"] = tempfile.mkdtemp(prefix="callqa-bench-")
     sys.path.insert(0, str(REPO / "src"))
+    from threadpoolctl import threadpool_limits
+
+    threadpool_limits(1, user_api="blas")  # as `callqa score` runs: services._one_blas_thread
     from callqa.encoders.minilm import MiniLMEncoder
     from callqa.importers import is_transcript_file, load_transcript
     from callqa.rubric import semantic

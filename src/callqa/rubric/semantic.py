@@ -93,6 +93,8 @@ class CachedEncoder:
 _ENCODERS: dict[str, CachedEncoder] = {}
 #: Fitted classifiers of trained checks, by encoder and examples: (weights, bias, positive vectors, their texts).
 _HEADS: dict[tuple[Any, ...], tuple[np.ndarray, float, np.ndarray, list[str]]] = {}
+#: one number per distinct way of judging (``SemanticDetector.judging``)
+_JUDGING: dict[tuple[Any, ...], int] = {}
 
 
 def _factory(name: str) -> Any:
@@ -206,6 +208,11 @@ class SemanticDetector:
         self.exclude = _exclusion(cfg.exclude)
         self._examples: tuple[np.ndarray, np.ndarray] | None = None
         self._head: tuple[np.ndarray, float, np.ndarray, list[str]] | None = None
+        # detectors that judge alike (one anchor serves several criteria: the negative-phrasing
+        # confirmation, ten) share one judgement of a call's sentences (``find``)
+        alike = (encoder, tuple(cfg.like), tuple(cfg.unlike), cfg.train.rows if cfg.train else None,
+                 cfg.threshold, cfg.margin, cfg.similar)
+        self.judging = _JUDGING.setdefault(alike, len(_JUDGING))
 
     def examples(self) -> tuple[np.ndarray, np.ndarray]:
         if self._examples is None:
@@ -286,11 +293,16 @@ class SemanticDetector:
             return ctx.memo[key]  # type: ignore[no-any-return]
         hits: list[Hit] = []
         cfg = self.cfg
-        for seg in segs:
-            spans, vectors = sentence_vectors(ctx, self.encoder_name, seg)
-            if not spans:
-                continue
-            for (a, b), j in zip(spans, self.judge(vectors)):
+        # every sentence of these segments judged in one product: the examples' matrix (up to a
+        # few thousand rows) is read once per call instead of once per turn
+        embedded = [(seg, *sentence_vectors(ctx, self.encoder_name, seg)) for seg in segs]
+        embedded = [(seg, spans, vectors) for seg, spans, vectors in embedded if spans]
+        shared = ("judged", self.judging, tuple(segs))
+        if shared not in ctx.memo:
+            ctx.memo[shared] = self.judge(np.vstack([v for _, _, v in embedded])) if embedded else []
+        judged = iter(ctx.memo[shared])  # type: ignore[call-overload]
+        for seg, spans, _ in embedded:
+            for (a, b), j in zip(spans, judged):
                 if j.matched:
                     low = j.score < cfg.threshold + cfg.confident
                     extra = (("threshold", cfg.threshold), ("contrast", j.contrast),
