@@ -180,3 +180,46 @@ class StoredError:
     content_hash: str | None
     message: str
     created_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class BlindRating:
+    """One reviewer's blind answer on one criterion of one call (``blind_answers``)."""
+
+    call_id: int
+    criterion: str
+    reviewer: str
+    #: "yes" | "no" | "na"
+    answer: str
+    #: the call's rubric hash when it was answered
+    rubric_hash: str
+    created_at: datetime
+    #: the calibration session it was assigned in; None outside one
+    session: str | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class MachineAnswer:
+    """The machine's verdict on one criterion of one call, as a blind answer: its stored criterion
+    status (pass / fail / na) read as yes / no / na."""
+
+    call_id: int
+    criterion: str
+    #: "yes" | "no" | "na"
+    answer: str
+    #: the rubric hash the call is scored with now (it may differ from a blind answer's when the
+    #: call was rescored after it)
+    rubric_hash: str
+
+
+@dataclass(frozen=True, slots=True)
+class BlindRatings:
+    """Blind answers and the machine's answers on the same calls and criteria
+    (``services.calibration.blind_ratings``)."""
+
+    answers: tuple[BlindRating, ...]
+    machine: tuple[MachineAnswer, ...]
+
+    @property
+    def reviewers(self) -> tuple[str, ...]:
+        return tuple(sorted({a.reviewer for a in self.answers}))

@@ -1,0 +1,187 @@
+"""Blind review and calibration sessions (issue 19): answers stored apart and replaced, an
+assignment done once every criterion is answered, a stratified sample that is reproducible, the
+comparison with the machine, and what the agreement statistics read (``blind_ratings``)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from callqa import services, storage
+from callqa.records import Flag
+from callqa.rubric.flags import CriterionResult
+from callqa.scoring import CallScore
+from callqa.services import calibration, review
+from callqa.services.calibration import CalibrationError
+from callqa.transcript import Segment, Transcript
+from callqa.workspace import Workspace
+
+#: criterion → section; "greeting.opening" passes on most calls, "empathy.apology_without_action"
+#: (a problem) is found on few
+CRITERIA = {"greeting.opening": "greeting", "greeting.agent_name": "greeting", "empathy.apology": "empathy",
+            "empathy.apology_without_action": "empathy"}
+
+
+def store_call(session, n: int, agent: str, statuses: dict[str, str], score: float) -> int:
+    """One stored call with these criterion statuses (and a flag for each negative one)."""
+    segments = (Segment("agent", 0.0, 3.0, f"Hello, this is {agent}."),
+                Segment("customer", 3.0, 6.0, "My bill is wrong."),
+                Segment("agent", 6.0, 9.0, "I'm sorry, there is nothing I can do."))
+    transcript = Transcript(file=f"{agent}_{n}.txt", duration=9.0, engine="import", model="text",
+                            segments=segments, roles="labels")
+    flags = tuple(Flag(c, c.split(".")[0], "negative", "major", "agent", 6.0, 9.0, "nothing I can do", "a problem")
+                  for c, s in statuses.items() if s == "fail")
+    criteria = tuple(CriterionResult(c, c.split(".")[0], CRITERIA[c], s, 1.0, False,
+                                     tuple(f for f in flags if f.criterion == c)) for c, s in statuses.items())
+    result = CallScore(score, score, {"greeting": score, "empathy": score}, criteria, flags, (), "default", "1",
+                       section_weights={"greeting": 1.0, "empathy": 1.0})
+    return storage.save_scored_call(session, transcript, result, agent=agent,
+                                    call_date=datetime(2026, 11, 1, tzinfo=UTC) + timedelta(days=n),
+                                    content_hash=f"{n:064x}", rubric_id="default", rubric_hash="r1")
+
+
+@pytest.fixture
+def ws(tmp_path):
+    """30 calls of three agents over a spread of scores; empathy.apology_without_action fails on
+    calls 7 and 22 only, greeting.agent_name on every fifth call."""
+    ws = Workspace(db=f"sqlite:///{tmp_path / 'c.db'}")
+    with services.session_for(ws.db) as session:
+        for n in range(30):
+            statuses = {"greeting.opening": "pass", "greeting.agent_name": "fail" if n % 5 == 0 else "pass",
+                        "empathy.apology": "na" if n % 3 == 0 else "pass",
+                        "empathy.apology_without_action": "fail" if n in (7, 22) else "pass"}
+            store_call(session, n, ("ana", "bo", "cy")[n % 3], statuses, 40.0 + 2 * n)
+    return ws
+
+
+def _all(call_id: int, answer: str = "yes") -> dict[str, str]:
+    return {c: answer for c in CRITERIA}
+
+
+def test_an_answer_again_replaces_the_first_and_is_kept_apart_from_reviews(ws):
+    with services.session_for(ws.db) as session:
+        calibration.record_answer(session, 1, "ana", "greeting.opening", "no")
+        out = calibration.record_answer(session, 1, "ana", "greeting.opening", "y")
+        assert out.answers == {"greeting.opening": "yes"} and not out.done
+        assert len(out.remaining) == 3
+        ratings = calibration.blind_ratings(session)
+        assert [(r.call_id, r.criterion, r.reviewer, r.answer, r.rubric_hash) for r in ratings.answers] == [
+            (1, "greeting.opening", "ana", "yes", "r1")]
+        call = review.get_call(session, 1)
+        assert call.reviews == () and call.call.review_status == "unreviewed"
+
+
+def test_yaml_booleans_and_spelled_answers_are_read(ws):
+    with services.session_for(ws.db) as session:
+        out = calibration.record_answers(session, 2, "ana", {"greeting.opening": True, "greeting.agent_name": False,
+                                                             "empathy.apology": "N-A",
+                                                             "empathy.apology_without_action": "Yes"})
+    assert out.done and out.answers == {"greeting.opening": "yes", "greeting.agent_name": "no",
+                                        "empathy.apology": "na", "empathy.apology_without_action": "yes"}
+
+
+def test_an_unknown_criterion_or_answer_stores_nothing_and_says_what_was_meant(ws):
+    with services.session_for(ws.db) as session:
+        with pytest.raises(CalibrationError, match=r"answers.yaml: unknown criterion 'greeting.openin' for call 3; "
+                                                   r"did you mean 'greeting.opening'\?"):
+            calibration.record_answers(session, 3, "ana", {"greeting.agent_name": "no", "greeting.openin": "yes"},
+                                       source="answers.yaml")
+        with pytest.raises(CalibrationError, match="empathy.apology: 'maybe' is not an answer"):
+            calibration.record_answers(session, 3, "ana", {"empathy.apology": "maybe"})
+        with pytest.raises(CalibrationError, match="no stored call 999"):
+            calibration.record_answers(session, 999, "ana", {"greeting.opening": "yes"})
+        assert calibration.answers_of(session, 3, "ana") == {}
+
+
+def test_an_assignment_is_done_when_every_criterion_is_answered(ws):
+    with services.session_for(ws.db) as session:
+        drawn = calibration.assign(session, "nov", ["ana", "ben"], calls=4, seed=7)
+        first = calibration.next_call(session, "ana", "nov")
+        assert first == sorted(drawn.call_ids)[0]
+        answers = _all(first)
+        last = answers.pop("empathy.apology")
+        calibration.record_answers(session, first, "ana", answers)
+        assert calibration.next_call(session, "ana") == first  # one criterion left
+        assert [(p.reviewer, p.done, p.assigned) for p in calibration.progress(session, "nov")] == [
+            ("ana", 0, 4), ("ben", 0, 4)]
+        assert calibration.record_answer(session, first, "ana", "empathy.apology", last).done
+        assert [(p.reviewer, p.done, p.assigned) for p in calibration.progress(session, "nov")] == [
+            ("ana", 1, 4), ("ben", 0, 4)]
+        assert calibration.next_call(session, "ana") == sorted(drawn.call_ids)[1]
+        assert calibration.next_call(session, "ben") == first
+        assert {r.session for r in calibration.blind_ratings(session).answers} == {"nov"}
+
+
+def test_the_sample_is_stratified_and_reproducible(ws):
+    with services.session_for(ws.db) as session:
+        a = calibration.assign(session, "a", ["ana"], calls=9, seed=3)
+        b = calibration.assign(session, "b", ["ana"], calls=9, seed=3)
+        c = calibration.assign(session, "c", ["ana"], calls=9, seed=4)
+        stored = {s.name: s for s in calibration.sessions(session)}
+        calls = review.calls_page(session, review.CallFilters(), limit=100).rows
+    assert a.call_ids == b.call_ids and a.call_ids != c.call_ids
+    assert stored["a"].seed == 3 and stored["a"].calls == 9 and stored["a"].reviewers == ("ana",)
+    agents = {x.id: x.agent for x in calls}
+    scores = {x.id: x.score for x in calls}
+    # every agent, and every third of the scores, is in the sample
+    assert {agents[i] for i in a.call_ids} == {"ana", "bo", "cy"}
+    low, high = calibration.score_bands(list(scores.values()))
+    assert any(scores[i] < low for i in a.call_ids) and any(scores[i] >= high for i in a.call_ids)
+    # the rare failure of a criterion is in it: the machine's answer is not one value throughout
+    assert {8, 23} & set(a.call_ids)  # call ids are 1-based: calls 7 and 22
+    assert sum(a.strata.values()) == 9
+
+
+def test_assign_refuses_a_taken_name_too_few_calls_and_no_reviewers(ws):
+    with services.session_for(ws.db) as session:
+        calibration.assign(session, "nov", ["ana"], calls=3, seed=1)
+        with pytest.raises(CalibrationError, match="a calibration session named 'nov' exists"):
+            calibration.assign(session, "nov", ["ana"], calls=3)
+        with pytest.raises(CalibrationError, match="asked for 31 calls but there are 30 .* --calls 30 or fewer"):
+            calibration.assign(session, "dec", ["ana"], calls=31)
+        with pytest.raises(CalibrationError, match="asked for 11 calls of agent 'bo' but there are 10"):
+            calibration.assign(session, "dec", ["ana"], calls=11, agent="bo")
+        with pytest.raises(CalibrationError, match="name the reviewers"):
+            calibration.assign(session, "dec", [" ", ""], calls=3)
+        drawn = calibration.assign(session, None, ["ana"], calls=2, agent="bo")
+        assert drawn.name.startswith("calibration-") and drawn.seed is not None
+        assert {review.get_call(session, i).call.agent for i in drawn.call_ids} == {"bo"}
+        with pytest.raises(CalibrationError, match="no calibration session named 'nob'; did you mean 'nov'"):
+            calibration.progress(session, "nob")
+
+
+def test_the_comparison_shows_the_machines_answer_and_its_flags(ws):
+    with services.session_for(ws.db) as session:
+        calibration.record_answers(session, 8, "ana", _all(8))
+        rows = {r.question.criterion: r for r in calibration.comparison(session, 8, "ana")}
+    assert rows["empathy.apology_without_action"].machine == "no"
+    assert not rows["empathy.apology_without_action"].agree
+    assert [f.text for f in rows["empathy.apology_without_action"].flags] == ["nothing I can do"]
+    assert rows["greeting.opening"].machine == "yes" and rows["greeting.opening"].agree
+    assert rows["greeting.opening"].flags == ()
+
+
+def test_blind_ratings_hand_the_machines_answers_for_the_same_calls_and_filters(ws):
+    with services.session_for(ws.db) as session:
+        drawn = calibration.assign(session, "nov", ["ana", "ben"], calls=3, seed=1)
+        x = sorted(drawn.call_ids)[0]
+        outside = next(i for i in (1, 6, 11, 16) if i not in drawn.call_ids)  # greeting.agent_name fails
+        calibration.record_answers(session, x, "ana", _all(x))
+        calibration.record_answers(session, x, "ben", _all(x, "no"))
+        calibration.record_answers(session, outside, "ben", {"greeting.agent_name": "no"})
+        everything = calibration.blind_ratings(session)
+        assert everything.reviewers == ("ana", "ben")
+        assert len(everything.answers) == 9
+        statuses = review.get_call(session, x)
+        machine = {(m.call_id, m.criterion): m.answer for m in everything.machine}
+        assert set(machine) == {(x, c) for c in CRITERIA} | {(outside, "greeting.agent_name")}
+        assert machine[(outside, "greeting.agent_name")] == "no"
+        assert machine[(x, "greeting.opening")] == "yes"
+        assert {m.rubric_hash for m in everything.machine} == {"r1"} and statuses is not None
+        assert calibration.blind_ratings(session, rubric_hash="other").answers == ()
+        assert calibration.blind_ratings(session, rubric_hash="r1").answers == everything.answers
+        assert calibration.blind_ratings(session, since=datetime.now(UTC) + timedelta(days=1)).answers == ()
+        in_session = calibration.blind_ratings(session, session_name="nov")
+        assert {(r.call_id, r.session) for r in in_session.answers} == {(x, "nov")}
+        assert {m.call_id for m in in_session.machine} == {x}
