@@ -7,6 +7,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 import pytest
+from pg import postgres_url, reset_database  # noqa: F401  (postgres_url is a fixture)
 
 from callqa import services, storage
 from callqa.records import Flag
@@ -41,11 +42,16 @@ def store_call(session, n: int, agent: str, statuses: dict[str, str], score: flo
                                     content_hash=f"{n:064x}", rubric_id="default", rubric_hash="r1")
 
 
-@pytest.fixture
-def ws(tmp_path):
+@pytest.fixture(params=["sqlite", "postgresql"])
+def ws(request, tmp_path):
     """30 calls of three agents over a spread of scores; empathy.apology_without_action fails on
     calls 7 and 22 only, greeting.agent_name on every fifth call."""
-    ws = Workspace(db=f"sqlite:///{tmp_path / 'c.db'}")
+    if request.param == "sqlite":
+        ws = Workspace(db=f"sqlite:///{tmp_path / 'c.db'}")
+    else:
+        ws = Workspace(db=request.getfixturevalue("postgres_url"))
+        reset_database(ws.db)
+        services.open_database.cache_clear()  # an engine migrated before the reset is stale
     with services.session_for(ws.db) as session:
         for n in range(30):
             statuses = {"greeting.opening": "pass", "greeting.agent_name": "fail" if n % 5 == 0 else "pass",
