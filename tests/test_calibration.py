@@ -4,6 +4,8 @@ comparison with the machine, and what the agreement statistics read (``blind_rat
 
 from __future__ import annotations
 
+import io
+import json
 from datetime import UTC, datetime, timedelta
 
 import pytest
@@ -44,14 +46,23 @@ def store_call(session, n: int, agent: str, statuses: dict[str, str], score: flo
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def ws(request, tmp_path):
+    if request.param == "sqlite":
+        return build(f"sqlite:///{tmp_path / 'c.db'}")
+    url = request.getfixturevalue("postgres_url")
+    reset_database(url)
+    services.open_database.cache_clear()  # an engine migrated before the reset is stale
+    return build(url)
+
+
+@pytest.fixture
+def lite(tmp_path):
+    return build(f"sqlite:///{tmp_path / 'c.db'}")
+
+
+def build(url: str) -> Workspace:
     """30 calls of three agents over a spread of scores; empathy.apology_without_action fails on
     calls 7 and 22 only, greeting.agent_name on every fifth call."""
-    if request.param == "sqlite":
-        ws = Workspace(db=f"sqlite:///{tmp_path / 'c.db'}")
-    else:
-        ws = Workspace(db=request.getfixturevalue("postgres_url"))
-        reset_database(ws.db)
-        services.open_database.cache_clear()  # an engine migrated before the reset is stale
+    ws = Workspace(db=url)
     with services.session_for(ws.db) as session:
         for n in range(30):
             statuses = {"greeting.opening": "pass", "greeting.agent_name": "fail" if n % 5 == 0 else "pass",
@@ -191,3 +202,93 @@ def test_blind_ratings_hand_the_machines_answers_for_the_same_calls_and_filters(
         in_session = calibration.blind_ratings(session, session_name="nov")
         assert {(r.call_id, r.session) for r in in_session.answers} == {(x, "nov")}
         assert {m.call_id for m in in_session.machine} == {x}
+
+
+# --------------------------------------------------------------------------- the command line
+
+
+def _run(capsys, *argv: str) -> tuple[int, str, str]:
+    from callqa.cli import main
+
+    code = main(list(argv))
+    out, err = capsys.readouterr()
+    return code, out, " ".join(err.split())  # the console wraps long messages
+
+
+def test_calibrate_assign_and_status_on_the_command_line(lite, capsys):
+    db = lite.db
+    code, out, _ = _run(capsys, "calibrate", "assign", "--reviewers", "ana, ben", "--calls", "6", "--seed", "2",
+                        "--name", "nov", "--db", db, "--format", "json")
+    drawn = json.loads(out)
+    assert code == 0 and drawn["name"] == "nov" and drawn["seed"] == 2 and drawn["reviewers"] == ["ana", "ben"]
+    assert len(drawn["calls"]) == 6 and sum(s["calls"] for s in drawn["strata"]) == 6
+    code, out, _ = _run(capsys, "calibrate", "assign", "--reviewers", "cy", "--calls", "6", "--seed", "2",
+                        "--name", "dec", "--db", db, "--format", "json")
+    assert json.loads(out)["calls"] == drawn["calls"]  # the same seed draws the same calls
+    code, _, err = _run(capsys, "calibrate", "assign", "--reviewers", "cy", "--calls", "6", "--name", "nov", "--db", db)
+    assert code == 2 and "a calibration session named 'nov' exists" in err
+    code, _, err = _run(capsys, "calibrate", "assign", "--reviewers", "cy", "--calls", "40", "--db", db)
+    assert code == 2 and "there are 30" in err and "--calls 30 or fewer" in err
+
+    with services.session_for(db) as session:
+        calibration.record_answers(session, drawn["calls"][0], "ben", _all(0))
+    code, out, _ = _run(capsys, "calibrate", "status", "--name", "nov", "--db", db, "--format", "json")
+    assert code == 0 and json.loads(out) == [{"session": "nov", "reviewer": "ana", "done": 0, "assigned": 6},
+                                             {"session": "nov", "reviewer": "ben", "done": 1, "assigned": 6}]
+    code, out, _ = _run(capsys, "calibrate", "status", "--db", db)
+    assert code == 0 and "dec" in out and "nov" in out and "ben" in out
+
+
+def test_review_blind_with_an_answers_file(lite, capsys, tmp_path):
+    db = lite.db
+    typo = tmp_path / "typo.yaml"
+    typo.write_text("greeting.openin: yes\n", encoding="utf-8")
+    code, _, err = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--answers", str(typo), "--db", db)
+    assert code == 2 and "typo.yaml: unknown criterion 'greeting.openin'" in err and "'greeting.opening'" in err
+
+    first = tmp_path / "first.yaml"  # YAML reads yes / no as booleans: taken as answers
+    first.write_text("greeting.opening: yes\ngreeting.agent_name: no\nempathy.apology: n/a\n", encoding="utf-8")
+    code, out, _ = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--answers", str(first), "--db", db,
+                        "--format", "json")
+    partial = json.loads(out)
+    assert code == 1 and not partial["done"] and partial["remaining"] == ["empathy.apology_without_action"]
+    assert partial["comparison"] == []  # nothing of the machine's before every answer is in
+
+    last = tmp_path / "last.json"
+    last.write_text('{"empathy.apology_without_action": "yes"}', encoding="utf-8")
+    code, out, _ = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--answers", str(last), "--db", db,
+                        "--format", "json")
+    done = json.loads(out)
+    rows = {r["criterion"]: r for r in done["comparison"]}
+    assert code == 0 and done["done"] and done["remaining"] == []
+    assert rows["empathy.apology_without_action"]["machine"] == "no" and not rows["empathy.apology_without_action"]["agree"]
+    assert [f["text"] for f in rows["empathy.apology_without_action"]["flags"]] == ["nothing I can do"]
+    assert rows["greeting.agent_name"] == {"criterion": "greeting.agent_name", "question": "The agent gives their name",
+                                           "reviewer": "no", "machine": "yes", "agree": False, "flags": []}
+
+    code, out, _ = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--answers", str(last), "--db", db)
+    assert code == 0 and "differ" in out and "nothing I can do" in out and "agreed on 1 of 4 criteria" in out
+
+
+class _Terminal(io.StringIO):
+    def isatty(self) -> bool:
+        return True
+
+
+def test_review_blind_asks_on_a_terminal(lite, capsys, monkeypatch):
+    # greeting.agent_name, greeting.opening, empathy.apology, empathy.apology_without_action: the rubric's order
+    monkeypatch.setattr("sys.stdin", _Terminal("y\nmaybe\nn\na\nyes\n"))
+    code, out, err = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--db", lite.db)
+    assert code == 0 and "'maybe' is not an answer" in err and "agreed on" in out
+    with services.session_for(lite.db) as session:
+        assert calibration.answers_of(session, 8, "ana") == {
+            "greeting.opening": "yes", "greeting.agent_name": "no", "empathy.apology": "na",
+            "empathy.apology_without_action": "yes"}
+
+
+def test_review_without_blind_or_answers_off_a_terminal_is_refused(lite, capsys, monkeypatch):
+    monkeypatch.setattr("sys.stdin", io.StringIO(""))
+    code, _, err = _run(capsys, "review", "8", "--reviewer", "ana", "--db", lite.db)
+    assert code == 2 and "--blind" in err
+    code, _, err = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--db", lite.db)
+    assert code == 2 and "--answers FILE" in err

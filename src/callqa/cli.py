@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     co.set_defaults(func=cmd_completion)
 
+    from callqa.cli_calibrate import add_calibrate_parsers
     from callqa.cli_report import add_report_parser
     from callqa.cli_rubric import add_rubric_parser
     from callqa.cli_tui import add_tui_parser
@@ -144,6 +145,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_rubric_parser(sub)
     add_report_parser(sub)
     add_tui_parser(sub)
+    add_calibrate_parsers(sub)
     for p in (sc,):
         out = p.add_mutually_exclusive_group()
         out.add_argument("-q", "--quiet", action="store_true",
