@@ -33,7 +33,8 @@ def store_call(session, n: int, agent: str, statuses: dict[str, str], score: flo
                 Segment("agent", 6.0, 9.0, "I'm sorry, there is nothing I can do."))
     transcript = Transcript(file=f"{agent}_{n}.txt", duration=9.0, engine="import", model="text",
                             segments=segments, roles="labels")
-    flags = tuple(Flag(c, c.split(".")[0], "negative", "major", "agent", 6.0, 9.0, "nothing I can do", "a problem")
+    flags = tuple(Flag(c, c.split(".")[0], "negative", "major", "agent", 6.0, 9.0, "nothing I can do",
+                       "no action followed the apology")
                   for c, s in statuses.items() if s == "fail")
     criteria = tuple(CriterionResult(c, c.split(".")[0], CRITERIA[c], s, 1.0, False,
                                      tuple(f for f in flags if f.criterion == c)) for c, s in statuses.items())
@@ -276,7 +277,7 @@ class _Terminal(io.StringIO):
 
 
 def test_review_blind_asks_on_a_terminal(lite, capsys, monkeypatch):
-    # greeting.agent_name, greeting.opening, empathy.apology, empathy.apology_without_action: the rubric's order
+    # asked in the rubric's order: greeting.opening, greeting.agent_name, empathy.apology, empathy.apology_without_action
     monkeypatch.setattr("sys.stdin", _Terminal("y\nmaybe\nn\na\nyes\n"))
     code, out, err = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--db", lite.db)
     assert code == 0 and "'maybe' is not an answer" in err and "agreed on" in out
@@ -292,3 +293,65 @@ def test_review_without_blind_or_answers_off_a_terminal_is_refused(lite, capsys,
     assert code == 2 and "--blind" in err
     code, _, err = _run(capsys, "review", "8", "--blind", "--reviewer", "ana", "--db", lite.db)
     assert code == 2 and "--answers FILE" in err
+
+
+# --------------------------------------------------------------------------- the terminal UI
+
+
+def _shown(screen) -> str:
+    """Everything the screen's widgets show, runs of spaces as one."""
+    from textual.geometry import Region
+    from textual.widgets import Static
+
+    parts = []
+    for widget in screen.query(Static):
+        width, height = widget.size
+        parts.append(" ".join(s.text for s in widget.render_lines(Region(0, 0, width, height))))
+    return " ".join(" ".join(parts).split())
+
+
+async def _until(pilot, check, what: str, tries: int = 200):
+    for _ in range(tries):
+        await pilot.pause(0.05)
+        if check():
+            return
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def test_the_blind_call_screen_hides_the_machines_verdicts_until_every_answer_is_in(lite):
+    from callqa.tui.app import CallQAApp
+    from callqa.tui.screens.blind import BlindCallScreen, BlindListScreen
+
+    with services.session_for(lite.db) as session:
+        drawn = calibration.assign(session, "nov", ["ana", "ben"], calls=3, seed=1)
+        calibration.record_answers(session, sorted(drawn.call_ids)[1], "ana", _all(0))  # one done already
+        machine_score = review.get_call(session, 8).call.score
+    target = 8  # empathy.apology_without_action fails on it, with a flag
+    with services.session_for(lite.db) as session:
+        if target not in drawn.call_ids:
+            calibration.record_answers(session, target, "ana", {})
+    app = CallQAApp(lite, reviewer="ana", player=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("6")
+        await _until(pilot, lambda: isinstance(app.screen, BlindListScreen) and app.screen.loaded, "the list")
+        text = _shown(app.screen)
+        assert "nov ana 1/3" in text and "nov ben 0/3" in text
+        app.push_screen(BlindCallScreen(target))
+        await _until(pilot, lambda: bool(getattr(app.screen, "questions", None)), "the criteria")
+        screen = app.screen
+        before = _shown(screen)
+        assert "Criterion 1 of 4" in before and "Opens the call with a greeting" in before
+        for hidden in ("“nothing", "machine's evidence", "≠", f"{machine_score:.1f}"):
+            assert hidden not in before
+        for key in ("y", "n", "a"):
+            await pilot.press(key)
+        assert screen.comparison is None and "≠" not in _shown(screen)
+        await pilot.press("y")
+        await _until(pilot, lambda: screen.comparison is not None, "the comparison")
+        await pilot.pause(0.1)
+        after = _shown(screen)
+        assert "“nothing" in after and "≠" in after and "agree on 1" in after
+    with services.session_for(lite.db) as session:
+        assert calibration.answers_of(session, target, "ana") == {
+            "greeting.opening": "yes", "greeting.agent_name": "no", "empathy.apology": "na",
+            "empathy.apology_without_action": "yes"}

@@ -27,12 +27,14 @@ from typing import Any
 
 from sqlalchemy.orm import Session
 
+from callqa import storage
 from callqa.errors import CallQAError
 from callqa.records import BlindRatings, StoredFlag
 from callqa.storage import calibration_queries as cq
 from callqa.storage import review_queries as rq
 from callqa.storage.calibration_queries import Assignment, Progress, SessionInfo
 from callqa.storage.models import BLIND_ANSWERS
+from callqa.transcript import Segment
 
 #: the words a reviewer (or an answers file) may use for each answer; YAML reads a bare yes / no
 #: as true / false
@@ -92,6 +94,27 @@ def questions(session: Session, call_id: int, rubric: Any | None = None) -> list
         out.append(Question(r.criterion, r.section, crit.name if crit else r.criterion,
                             (crit.description or "").strip() if crit else "", crit.polarity if crit else None))
     return out
+
+
+@dataclass(frozen=True)
+class BlindCall:
+    """What a blind review shows of a call: its transcript and recording, none of the machine's
+    verdicts (no score, flags or section scores)."""
+
+    id: int
+    agent: str
+    call_date: datetime
+    duration: float
+    file: str
+    segments: tuple[Segment, ...]
+
+
+def blind_call(session: Session, call_id: int) -> BlindCall:
+    call = rq.calls_by_ids(session, [call_id]).get(call_id)
+    if call is None:
+        raise CalibrationError(f"no stored call {call_id}")
+    transcript = storage.stored_transcript(session, call_id)
+    return BlindCall(call.id, call.agent, call.call_date, call.duration, call.file, transcript.segments)
 
 
 # --------------------------------------------------------------------------- answers
@@ -376,6 +399,32 @@ def assignments(session: Session, reviewer: str, name: str | None = None) -> lis
     return cq.assignments(session, reviewer, name)
 
 
+@dataclass(frozen=True)
+class AssignedCall:
+    """A call assigned to a reviewer, as the blind review list shows it: nothing of the machine's
+    verdicts (no score, no flags)."""
+
+    session: str
+    call_id: int
+    agent: str
+    call_date: datetime
+    file: str
+    duration: float
+    answered: int
+    asked: int
+    done: bool
+
+
+def assigned_calls(session: Session, reviewer: str, name: str | None = None) -> list[AssignedCall]:
+    """The reviewer's assigned calls with how many criteria they answered of how many."""
+    mine = assignments(session, reviewer, name)
+    calls = rq.calls_by_ids(session, [a.call_id for a in mine])
+    counts = cq.answer_counts(session, reviewer, list(calls))
+    return [AssignedCall(a.session, a.call_id, c.agent, c.call_date, c.file, c.duration, *counts[a.call_id],
+                         a.done_at is not None)
+            for a in mine if (c := calls.get(a.call_id)) is not None]
+
+
 def next_call(session: Session, reviewer: str, name: str | None = None) -> int | None:
     """The reviewer's next assigned call not done yet (oldest session first), None when none."""
     return next((a.call_id for a in assignments(session, reviewer, name) if a.done_at is None), None)
@@ -398,8 +447,8 @@ def blind_ratings(session: Session, *, since: date | datetime | None = None, rub
 
 
 __all__ = [
-    "ANSWER_WORDS", "AnswerOutcome", "Assigned", "Assignment", "BANDS", "BLIND_ANSWERS", "CalibrationError",
-    "Comparison", "Progress", "Question", "SessionInfo", "answers_of", "assign", "assignments", "blind_ratings",
+    "ANSWER_WORDS", "AnswerOutcome", "Assigned", "AssignedCall", "Assignment", "BlindCall", "BANDS", "BLIND_ANSWERS", "CalibrationError",
+    "Comparison", "Progress", "Question", "SessionInfo", "answers_of", "assign", "assigned_calls", "assignments", "blind_call", "blind_ratings",
     "comparison", "draw_sample", "next_call", "normalise_answer", "progress", "questions", "record_answer",
     "record_answers", "score_bands", "sessions",
 ]

@@ -235,10 +235,25 @@ def blind_ratings(session: Session, *, since: datetime | None = None, rubric_has
 
 
 __all__: Sequence[str] = (
-    "Assignment", "CriterionRow", "MACHINE_ANSWER", "Progress", "SampleCall", "SessionInfo", "answers_of",
+    "Assignment", "CriterionRow", "answer_counts", "MACHINE_ANSWER", "Progress", "SampleCall", "SessionInfo", "answers_of",
     "assignments", "blind_ratings", "call_criteria", "call_rubric_hash", "create_session", "criterion_statuses",
     "progress", "sample_population", "save_answers", "sessions", "status_counts",
 )
+
+
+def answer_counts(session: Session, reviewer: str, call_ids: Iterable[int]) -> dict[int, tuple[int, int]]:
+    """call id → (criteria the reviewer answered, criteria stored for the call)."""
+    ids = list(call_ids)
+    out = {cid: (0, 0) for cid in ids}
+    for chunk in _chunks(ids):
+        asked = dict(session.execute(select(CriterionResultRow.call_id, func.count())
+                                     .where(CriterionResultRow.call_id.in_(chunk))
+                                     .group_by(CriterionResultRow.call_id)).all())
+        answered = dict(session.execute(select(BlindAnswer.call_id, func.count())
+                                        .where(BlindAnswer.call_id.in_(chunk), BlindAnswer.reviewer == reviewer)
+                                        .group_by(BlindAnswer.call_id)).all())
+        out.update((cid, (int(answered.get(cid, 0)), int(asked.get(cid, 0)))) for cid in chunk)
+    return out
 
 
 def status_counts(session: Session, agent: str | None = None) -> dict[str, dict[str, int]]:

@@ -1,6 +1,7 @@
 """``callqa tui``: the reviewer's terminal UI (Textual).
 
-Five modes, one key each: Calls (1), Review queue (2), Agents (3), Agreement (4), Score (5);
+Six modes, one key each: Calls (1), Review queue (2), Agents (3), Agreement (4), Score (5), Blind
+review (6);
 a call opens on top of the mode it was opened from. Every database read or write runs in a
 thread worker (``@work(thread=True)``) through ``callqa.services`` (``services.review`` for reviewing), and the
 result comes back to the UI with ``call_from_thread``.
@@ -24,6 +25,7 @@ from callqa.workspace import Workspace
 from callqa.tui.player import Playback, Player, find_player
 from callqa.tui.screens.agents import AgentsScreen
 from callqa.tui.screens.agreement import AgreementScreen
+from callqa.tui.screens.blind import BlindListScreen
 from callqa.tui.screens.calls import CallsScreen
 from callqa.tui.screens.help import HelpScreen
 from callqa.tui.screens.queue import QueueScreen
@@ -31,7 +33,7 @@ from callqa.tui.screens.score import ScoreScreen
 from callqa.tui.widgets.format import CONTROL_CHARACTERS
 
 MODE_TITLES = {"calls": "Calls", "queue": "Review queue", "agents": "Agents", "agreement": "Agreement",
-               "score": "Score a folder"}
+               "score": "Score a folder", "blind": "Blind review"}
 
 
 class CallQAApp(App[None]):
@@ -40,7 +42,7 @@ class CallQAApp(App[None]):
     TITLE = "callqa"
     CSS_PATH = "app.tcss"
     MODES = {"calls": CallsScreen, "queue": QueueScreen, "agents": AgentsScreen, "agreement": AgreementScreen,
-             "score": ScoreScreen}
+             "score": ScoreScreen, "blind": BlindListScreen}
     DEFAULT_MODE = "calls"
     BINDINGS = [
         Binding("1", "mode('calls')", "Calls", id="mode.calls", show=False),
@@ -48,6 +50,7 @@ class CallQAApp(App[None]):
         Binding("3", "mode('agents')", "Agents", id="mode.agents", show=False),
         Binding("4", "mode('agreement')", "Agreement", id="mode.agreement", show=False),
         Binding("5", "mode('score')", "Score", id="mode.score", show=False),
+        Binding("6", "mode('blind')", "Blind review", id="mode.blind", show=False),
         Binding("question_mark", "help", "Help", key_display="?", id="app.help"),
         Binding("q", "quit", "Quit", id="app.quit"),
     ]

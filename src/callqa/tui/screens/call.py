@@ -20,7 +20,7 @@ from textual.widgets import Footer, Header, OptionList, Static
 
 from callqa.services import review
 from callqa.records import StoredCall, StoredFlag
-from callqa.tui.player import clip, looked_for, resolve_recording
+from callqa.tui.screens.playing import MAX_CLIP_S, PlaysAudio
 from callqa.tui.screens.forms import (
     ConfirmForm,
     DisputeAnswer,
@@ -46,13 +46,11 @@ from callqa.tui.widgets.format import clock, day, duration, score, status_text
 from callqa.tui.widgets.timeline import Timeline
 from callqa.tui.widgets.transcript import TranscriptView
 
-#: longest clip played for a flag that spans a window ("no greeting in the first 30 s")
-MAX_CLIP_S = 15.0
 #: flags listed in the accept-all question (the rest are counted)
 MAX_LISTED = 12
 
 
-class CallScreen(Screen):
+class CallScreen(PlaysAudio, Screen):
     TITLE = "Call"
     BINDINGS = [
         Binding("escape", "back", "Back", id="call.back"),
@@ -115,7 +113,7 @@ class CallScreen(Screen):
         self.query_one("#flags", FlagList).border_title = "Flags  (n/p)"
         self.query_one("#transcript", TranscriptView).border_title = "Transcript"
         self.query_one("#detail-scroll").border_title = "Details"
-        self._show_player()
+        self._show_player("space plays the current flag, l the selected line")
         self.load()
 
     # ------------------------------------------------------------------ loading
@@ -438,16 +436,6 @@ class CallScreen(Screen):
 
     # ------------------------------------------------------------------ playback
 
-    def _show_player(self) -> None:
-        player = self.app.player
-        if player is None:
-            text = Text(f"audio: no player found (looked for {looked_for()}): install one to hear flagged moments",
-                        style="bold #ff875f")
-        else:
-            text = Text(f"audio: {player.name} ({player.path}) · space plays the current flag, l the selected line",
-                        style="dim")
-        self.query_one("#player", Static).update(text)
-
     def action_play_flag(self) -> None:
         f = self.current_flag
         if f is None or f.start is None:
@@ -455,48 +443,6 @@ class CallScreen(Screen):
             return
         end = f.end if f.end is not None else f.start + 3
         self._play(f.start, min(end, f.start + MAX_CLIP_S), f"{f.criterion} at {clock(f.start)}")
-
-    def action_play_line(self) -> None:
-        view = self.query_one("#transcript", TranscriptView)
-        seg = view.selected_segment
-        if seg is None:
-            self.notify("select a transcript line first (j / k)" if view.segments else
-                        "this call has no transcript lines", severity="warning")
-            return
-        s = view.segments[seg]
-        self._play(s.start, s.end, f"line at {clock(s.start)}")
-
-    def _play(self, start: float, end: float, what: str) -> None:
-        if self.app.player is None:
-            self.notify(f"No audio player found (looked for {looked_for()}).", title="Cannot play",
-                        severity="warning")
-            return
-        if self.call is None:
-            return
-        self._play_worker(self.call.call.file, start, end, what)
-
-    @work(thread=True, exclusive=True, group="play")
-    def _play_worker(self, file: str, start: float, end: float, what: str) -> None:
-        path = resolve_recording(file)
-        if path is None:
-            self.app.call_from_thread(self.notify, f"recording not found: {file} (run callqa tui from the folder "
-                                      "it was scored from)", title="Cannot play", severity="warning")
-            return
-        try:
-            wav = clip(path, start, end)
-            proc = self.app.playback.start(wav)
-        except Exception as exc:
-            self.app.call_from_thread(self.notify, str(exc), title="Cannot play", severity="error")
-            return
-        self.app.call_from_thread(self.notify, f"playing {what} with {self.app.player.name}", timeout=2)
-        try:
-            code = proc.wait(timeout=MAX_CLIP_S + 5)
-        except Exception:
-            return
-        if code not in (0, None, -15):
-            err = (proc.stderr.read().decode(errors="replace").strip().splitlines() or [""])[-1] if proc.stderr else ""
-            self.app.call_from_thread(self.notify, f"{self.app.player.name} exited with {code}: {err}",
-                                      title="Playback failed", severity="warning")
 
     # ------------------------------------------------------------------ navigation
 

@@ -16,6 +16,7 @@ def _screens() -> list[tuple[str, type]]:
     from callqa.tui.app import CallQAApp
     from callqa.tui.screens.agents import AgentsScreen
     from callqa.tui.screens.agreement import AgreementScreen
+    from callqa.tui.screens.blind import BlindCallScreen, BlindListScreen
     from callqa.tui.screens.call import CallScreen
     from callqa.tui.screens.calls import CallsScreen
     from callqa.tui.screens.forms import ConfirmForm
@@ -24,7 +25,7 @@ def _screens() -> list[tuple[str, type]]:
 
     return [("Everywhere", CallQAApp), ("Calls", CallsScreen), ("Call", CallScreen), ("Review queue", QueueScreen),
             ("Agents", AgentsScreen), ("Agreement", AgreementScreen), ("Score a folder", ScoreScreen),
-            ("Forms", ConfirmForm)]
+            ("Blind review", BlindListScreen), ("Blind call", BlindCallScreen), ("Forms", ConfirmForm)]
 
 
 EXTRA = {
@@ -33,6 +34,7 @@ EXTRA = {
     "Calls": [("click a header", "Sort by that column")],
     "Call": [("tab / shift+tab", "Focus: transcript → flags → details"), ("enter", "Play the selected line"),
              ("j / k", "Line down / up")],
+    "Blind call": [("j / k", "Line down / up"), ("enter", "Play the selected line")],
     "Forms": [("enter", "Next field; in the last one, save"),
               ("", "Typed keys go into the field: no key above runs")],
 }

@@ -1,4 +1,4 @@
-"""The strip at the top of every mode's screen: the five modes and their keys, the current one
+"""The strip at the top of every mode's screen: the six modes and their keys, the current one
 lit, and who is reviewing."""
 
 from __future__ import annotations
@@ -7,7 +7,7 @@ from rich.text import Text
 from textual.widget import Widget
 
 MODES = (("1", "calls", "Calls"), ("2", "queue", "Review queue"), ("3", "agents", "Agents"),
-         ("4", "agreement", "Agreement"), ("5", "score", "Score a folder"))
+         ("4", "agreement", "Agreement"), ("5", "score", "Score a folder"), ("6", "blind", "Blind review"))
 
 
 class ModeBar(Widget):
