@@ -355,3 +355,18 @@ async def test_the_blind_call_screen_hides_the_machines_verdicts_until_every_ans
         assert calibration.answers_of(session, target, "ana") == {
             "greeting.opening": "yes", "greeting.agent_name": "no", "empathy.apology": "na",
             "empathy.apology_without_action": "yes"}
+
+
+def test_the_help_screen_lists_the_blind_review_keys():
+    from rich.console import Console
+
+    from callqa.tui.screens.help import keys_table
+
+    console = Console(width=120, record=True)
+    console.print(keys_table())
+    text = " ".join(console.export_text().split())
+    for what in ("Blind review", "} Open the first assigned call not answered yet", "Blind call",
+                 "y Yes: the call meets the criterion", "n No: the call does not meet it",
+                 "a N-A: the criterion does not apply", "[ Previous criterion (answering again replaces the answer)",
+                 "space / l Play the selected line"):
+        assert what in text

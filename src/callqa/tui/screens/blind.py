@@ -143,7 +143,8 @@ class BlindCallScreen(PlaysAudio, Screen):
                 tooltip="Previous criterion (answering again replaces the answer)"),
         Binding("right_square_bracket", "step(1)", "Next criterion", key_display="]", id="blind_call.next",
                 tooltip="Next criterion, leaving this one as it is"),
-        Binding("space,l", "play_line", "Play line", id="blind_call.play", tooltip="Play the selected line"),
+        Binding("space,l", "play_line", "Play line", key_display="space / l", id="blind_call.play",
+                tooltip="Play the selected line"),
         Binding("right_curly_bracket", "next_call", "Next call", key_display="}", id="blind_call.next_call",
                 tooltip="Next assigned call not answered yet"),
     ]
