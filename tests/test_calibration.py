@@ -370,3 +370,15 @@ def test_the_help_screen_lists_the_blind_review_keys():
                  "a N-A: the criterion does not apply", "[ Previous criterion (answering again replaces the answer)",
                  "space / l Play the selected line"):
         assert what in text
+
+
+def test_a_small_sample_still_holds_every_agent(tmp_path):
+    """Twenty calls of ana, three each of bo and cy: four calls hold all three agents."""
+    db = f"sqlite:///{tmp_path / 'uneven.db'}"
+    with services.session_for(db) as session:
+        for n in range(26):
+            agent = "ana" if n < 20 else "bo" if n < 23 else "cy"
+            store_call(session, n, agent, {"greeting.opening": "pass"}, 30.0 + 2.5 * n)
+        for seed in range(5):
+            drawn = calibration.assign(session, f"s{seed}", ["ana"], calls=4, seed=seed)
+            assert {review.get_call(session, i).call.agent for i in drawn.call_ids} == {"ana", "bo", "cy"}

@@ -238,23 +238,18 @@ def _band(score: float, cuts: tuple[float, float]) -> str:
     return BANDS[0] if score < cuts[0] else BANDS[1] if score < cuts[1] else BANDS[2]
 
 
-def _quotas(sizes: Mapping[Any, int], n: int, rng: random.Random) -> dict[Any, int]:
-    """``n`` split across strata in proportion to their sizes (largest remainder; ties in a
-    seeded order), every stratum at least one when ``n`` allows."""
+def _split(sizes: Mapping[Any, int], n: int, rng: random.Random) -> dict[Any, int]:
+    """``n`` shared across groups in proportion to their sizes: one each first when ``n`` allows,
+    then one at a time to the group furthest below its proportional share (ties in a seeded
+    order), never more than a group holds."""
     keys = sorted(sizes)
     rng.shuffle(keys)
     total = sum(sizes.values())
-    exact = {k: n * sizes[k] / total for k in keys}
-    quota = {k: int(exact[k]) for k in keys}
-    for k in sorted(keys, key=lambda k: -(exact[k] - quota[k]))[:n - sum(quota.values())]:
+    quota = {k: 1 if n >= len(keys) and sizes[k] else 0 for k in keys}
+    for _ in range(min(n, total) - sum(quota.values())):
+        k = max((k for k in keys if quota[k] < sizes[k]), key=lambda k: n * sizes[k] / total - quota[k])
         quota[k] += 1
-    if n >= len(keys):  # every agent and score band in the sample: move one from the largest quota
-        for k in keys:
-            if quota[k] == 0:
-                donor = max(keys, key=lambda d: (quota[d] - exact[d], quota[d]))
-                quota[donor] -= 1
-                quota[k] = 1
-    return {k: min(q, sizes[k]) for k, q in quota.items()}
+    return quota
 
 
 def draw_sample(calls: Sequence[cq.SampleCall], n: int, rare: Mapping[int, set[str]], seed: int
@@ -268,7 +263,10 @@ def draw_sample(calls: Sequence[cq.SampleCall], n: int, rare: Mapping[int, set[s
         strata[(c.agent, _band(c.score, cuts))].append(c.id)
     for ids in strata.values():
         rng.shuffle(ids)
-    quota = _quotas({k: len(v) for k, v in strata.items()}, n, rng)
+    per_agent = _split({a: sum(len(v) for (b, _), v in strata.items() if b == a) for a, _ in strata}, n, rng)
+    quota: dict[tuple[str, str], int] = {}
+    for agent, share in per_agent.items():
+        quota.update(_split({k: len(v) for k, v in strata.items() if k[0] == agent}, share, rng))
     covered: set[str] = set()
     chosen: list[int] = []
     taken: dict[tuple[str, str], int] = defaultdict(int)
@@ -306,9 +304,10 @@ def assign(session: Session, name: str | None, reviewers: Iterable[str], *, call
     1. The population is every stored call with criterion results (only ``agent``'s when given).
     2. Strata: agent × score band, the bands being the low, middle and high third of the
        population's scores (cut at its 1/3 and 2/3 quantiles).
-    3. Each stratum gets a share of ``calls`` in proportion to its size (largest remainder), and at
-       least one call when ``calls`` is at least the number of strata, so every agent and every
-       score band is in the sample.
+    3. ``calls`` is shared across agents in proportion to their calls, at least one each when there
+       are as many calls as agents; each agent's share is split across its score thirds the same
+       way (one in each third first when the share allows). So every agent, and within an agent
+       every score third, is in the sample when the numbers allow.
     4. Criterion prevalence: for each criterion, the machine's rarer answer over the population
        (yes or no, whichever fewer calls got) is the rare one. Strata take turns drawing one call
        each; a stratum draws, among its candidates, the call with the most criteria whose rare
