@@ -341,7 +341,7 @@ async def test_the_blind_call_screen_hides_the_machines_verdicts_until_every_ans
         screen = app.screen
         before = _shown(screen)
         assert "Criterion 1 of 4" in before and "Opens the call with a greeting" in before
-        for hidden in ("“nothing", "machine's evidence", "≠", f"{machine_score:.1f}"):
+        for hidden in ("“nothing", "· machine", "≠", f"{machine_score:.1f}"):
             assert hidden not in before
         for key in ("y", "n", "a"):
             await pilot.press(key)

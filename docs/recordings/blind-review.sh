@@ -16,7 +16,8 @@ W=120
 H=40
 : > "$OUT"
 
-step() {  # step TITLE: append the screen under a heading
+step() {  # step TITLE: append the screen under a heading (once the screen has settled)
+  sleep 1
   { printf '\n===== %s =====\n' "$1"; tmux capture-pane -p -t "$S"; } >> "$OUT"
 }
 
@@ -70,6 +71,6 @@ wait_for "december ana 1/4"
 step "8. escape: the list, ana 1 of 4 done"
 keys q
 sleep 1
-keys "callqa calibrate status --name december" Enter
+keys "clear; callqa calibrate status --name december" Enter
 wait_for "Calibration progress"
 step "9. callqa calibrate status"

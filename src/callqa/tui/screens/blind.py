@@ -6,7 +6,6 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from rich.table import Table
 from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
@@ -204,13 +203,7 @@ class BlindCallScreen(PlaysAudio, Screen):
               rows: list[Comparison] | None) -> None:
         self.call, self.questions, self.answers, self.comparison = call, asked, dict(mine), rows
         self.sub_title = f"call {call.id}, blind"
-        head = Text()
-        head.append(f"#{call.id} ", style="dim")
-        head.append(call.agent, style="bold")
-        head.append(f"  {day(call.call_date)}  {duration(call.duration)}  {Path(call.file).name}\n")
-        head.append(f"blind review as {self.app.reviewer}: the machine's verdicts stay hidden until every "
-                    "criterion is answered", style="dim")
-        self.query_one("#call-header", Static).update(head)
+        self._show_state()
         transcript = self.query_one("#transcript", TranscriptView)
         transcript.set_call(call.segments, ())
         self.query_one("#timeline", Timeline).set_call(call.duration, call.segments, ())
@@ -229,6 +222,23 @@ class BlindCallScreen(PlaysAudio, Screen):
 
     # ------------------------------------------------------------------ the side panel
 
+    def _show_state(self) -> None:
+        """The header's second line: blind, or answered."""
+        call = self.call
+        if call is None:
+            return
+        head = Text()
+        head.append(f"#{call.id} ", style="dim")
+        head.append(call.agent, style="bold")
+        head.append(f"  {day(call.call_date)}  {duration(call.duration)}  {Path(call.file).name}\n")
+        if self.comparison is None:
+            head.append(f"blind review as {self.app.reviewer}: the machine's verdicts stay hidden until every "
+                        "criterion is answered", style="dim")
+        else:
+            head.append(f"answered blind by {self.app.reviewer}: the machine's answers are shown beside yours",
+                        style="dim")
+        self.query_one("#call-header", Static).update(head)
+
     def _refresh_side(self) -> None:
         question = self.query_one("#question", Static)
         body = self.query_one("#blind-answers", Static)
@@ -242,7 +252,7 @@ class BlindCallScreen(PlaysAudio, Screen):
             question.border_title = "Comparison"
             question.update(Text(f"All {len(self.questions)} criteria answered: you and the machine agree on "
                                  f"{agreed}. [ / ] change an answer, }} next call.", style="bold"))
-            body.update(comparison_table(self.comparison))
+            body.update(comparison_text(self.comparison))
             self.query_one("#detail-scroll").border_title = "You against the machine"
             return
         q = self.questions[self.index]
@@ -301,6 +311,7 @@ class BlindCallScreen(PlaysAudio, Screen):
         if rows is not None and len(self.answers) == len(self.questions):
             first = self.comparison is None
             self.comparison, self.showing_comparison = rows, True
+            self._show_state()
             self._refresh_side()
             if first:
                 self.notify(f"call {self.call_id} answered: the comparison is shown", title=f"Saved as {self.app.reviewer}")
@@ -342,26 +353,22 @@ class BlindCallScreen(PlaysAudio, Screen):
         self.load()
 
 
-def comparison_table(rows: list[Comparison]) -> Table:
-    """Each criterion: your answer, the machine's, and the machine's flags behind it."""
-    t = Table(box=None, padding=(0, 1), expand=True)
-    t.add_column("criterion", ratio=3)
-    t.add_column("you", no_wrap=True)
-    t.add_column("machine", no_wrap=True)
-    t.add_column("the machine's evidence", ratio=3)
-    for r in sorted(rows, key=lambda r: r.agree):  # where you differ first
-        name = Text(r.question.text, style="" if r.agree else "bold")
-        evidence = Text()
+def comparison_text(rows: list[Comparison]) -> Text:
+    """Each criterion, where you and the machine differ first: both answers and the machine's flags
+    behind its answer (the words and when, or what was missing)."""
+    out = Text()
+    for r in sorted(rows, key=lambda r: r.agree):
+        out.append("✓ " if r.agree else "≠ ", style="#87d787" if r.agree else "bold #ff5f5f")
+        out.append(r.question.text + "\n", style="" if r.agree else "bold")
+        out.append("    you ", style="dim")
+        out.append_text(answer_text(r.reviewer))
+        out.append(" · machine ", style="dim")
+        out.append_text(answer_text(r.machine))
+        out.append("\n")
         for f in r.flags:
-            if evidence:
-                evidence.append("\n")
             if f.text:
-                evidence.append(f"{clock(f.start)} ", style="dim")
-                evidence.append(f"“{f.text}”")
+                out.append(f"    {clock(f.start)} ", style="dim")
+                out.append(f"“{f.text}”\n")
             else:
-                evidence.append(f.message, style="dim")
-        mark = answer_text(r.machine)
-        if not r.agree:
-            mark.append(" ≠", style="bold #ff5f5f")
-        t.add_row(name, answer_text(r.reviewer), mark, evidence)
-    return t
+                out.append(f"    {f.message}\n", style="dim")
+    return out
