@@ -382,3 +382,28 @@ def test_a_small_sample_still_holds_every_agent(tmp_path):
         for seed in range(5):
             drawn = calibration.assign(session, f"s{seed}", ["ana"], calls=4, seed=seed)
             assert {review.get_call(session, i).call.agent for i in drawn.call_ids} == {"ana", "bo", "cy"}
+
+
+async def test_blind_keys_with_nothing_assigned_or_no_such_call_say_so(lite):
+    from textual.binding import Binding
+
+    from callqa.tui.app import CallQAApp
+    from callqa.tui.screens.blind import BlindCallScreen, BlindListScreen
+
+    app = CallQAApp(lite, reviewer="ana", player=None)
+    async with app.run_test(size=(160, 50)) as pilot:
+        await pilot.press("6")
+        await _until(pilot, lambda: isinstance(app.screen, BlindListScreen) and app.screen.loaded, "the list")
+        assert "no calls are assigned to ana" in _shown(app.screen)
+        for key in ("enter", "right_curly_bracket"):
+            await pilot.press(key)
+            await pilot.pause(0.1)
+        app.push_screen(BlindCallScreen(12345))
+        await pilot.pause(0.5)
+        for binding in Binding.make_bindings(BlindCallScreen.BINDINGS):
+            if binding.key != "escape":
+                await pilot.press(binding.key)
+                await pilot.pause(0.05)
+        said = " ".join(str(n.message) for n in app._notifications)
+        assert "no call is assigned to you" in said and "no stored call 12345" in said
+        assert isinstance(app.screen, BlindCallScreen)

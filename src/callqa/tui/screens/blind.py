@@ -10,13 +10,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import DataTable, Footer, Header, OptionList, Static
+from textual.widgets import DataTable, Footer, OptionList, Static
 
 from callqa.services import calibration
 from callqa.services.calibration import AssignedCall, BlindCall, Comparison, Question
-from callqa.tui.screens.playing import PlaysAudio
+from callqa.tui.screens.playing import PlaysAudio, call_layout
 from callqa.tui.widgets.format import clock, day, duration
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable
@@ -161,17 +161,12 @@ class BlindCallScreen(PlaysAudio, Screen):
         self.showing_comparison = False
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("loading…", id="call-header", classes="bar")
-        yield Timeline(id="timeline")
-        with Horizontal(id="call-body"):
-            yield TranscriptView(id="transcript")
-            with Vertical(id="side"):
-                yield Static(id="question")
-                with VerticalScroll(id="detail-scroll"):
-                    yield Static(id="blind-answers")
-        yield Static(id="player", classes="bar")
-        yield Footer(compact=True)
+        yield from call_layout(self._side)
+
+    def _side(self) -> ComposeResult:
+        yield Static(id="question")
+        with VerticalScroll(id="detail-scroll"):
+            yield Static(id="blind-answers")
 
     def on_mount(self) -> None:
         self.query_one("#transcript", TranscriptView).border_title = "Transcript"

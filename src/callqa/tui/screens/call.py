@@ -14,13 +14,13 @@ from rich.text import Text
 from textual import on, work
 from textual.app import ComposeResult
 from textual.binding import Binding
-from textual.containers import Horizontal, Vertical, VerticalScroll
+from textual.containers import VerticalScroll
 from textual.screen import Screen
-from textual.widgets import Footer, Header, OptionList, Static
+from textual.widgets import OptionList, Static
 
 from callqa.services import review
 from callqa.records import StoredCall, StoredFlag
-from callqa.tui.screens.playing import MAX_CLIP_S, PlaysAudio
+from callqa.tui.screens.playing import MAX_CLIP_S, PlaysAudio, call_layout
 from callqa.tui.screens.forms import (
     ConfirmForm,
     DisputeAnswer,
@@ -95,19 +95,14 @@ class CallScreen(PlaysAudio, Screen):
         self.find_text = find or ""
 
     def compose(self) -> ComposeResult:
-        yield Header()
-        yield Static("loading…", id="call-header", classes="bar")
-        yield Timeline(id="timeline")
-        with Horizontal(id="call-body"):
-            yield TranscriptView(id="transcript")
-            with Vertical(id="side"):
-                yield FlagList(id="flags")
-                with VerticalScroll(id="detail-scroll"):
-                    yield FlagDetail(id="flag-detail")
-                    yield Static(id="sections")
-                    yield Static(id="reviews")
-        yield Static(id="player", classes="bar")
-        yield Footer(compact=True)
+        yield from call_layout(self._side)
+
+    def _side(self) -> ComposeResult:
+        yield FlagList(id="flags")
+        with VerticalScroll(id="detail-scroll"):
+            yield FlagDetail(id="flag-detail")
+            yield Static(id="sections")
+            yield Static(id="reviews")
 
     def on_mount(self) -> None:
         self.query_one("#flags", FlagList).border_title = "Flags  (n/p)"

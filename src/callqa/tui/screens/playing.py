@@ -1,20 +1,38 @@
-"""Playing a call's recording from a screen that shows its transcript (the call screen, the blind
-call screen): the selected line, or a moment, through the app's audio player."""
+"""What the call screen and the blind call screen share: their layout (a header, the timeline, the
+transcript beside a side panel of their own, the player bar) and playing the call's recording (the
+selected line, or a moment) through the app's audio player."""
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from typing import Any
 
 from rich.text import Text
 from textual import work
-from textual.widgets import Static
+from textual.app import ComposeResult
+from textual.containers import Horizontal, Vertical
+from textual.widgets import Footer, Header, Static
 
 from callqa.tui.player import clip, looked_for, resolve_recording
 from callqa.tui.widgets.format import clock
+from callqa.tui.widgets.timeline import Timeline
 from callqa.tui.widgets.transcript import TranscriptView
 
 #: longest clip played for a flag that spans a window ("no greeting in the first 30 s")
 MAX_CLIP_S = 15.0
+
+
+def call_layout(side: Callable[[], ComposeResult]) -> ComposeResult:
+    """A call screen's widgets, ``side`` composing what goes beside the transcript."""
+    yield Header()
+    yield Static("loading…", id="call-header", classes="bar")
+    yield Timeline(id="timeline")
+    with Horizontal(id="call-body"):
+        yield TranscriptView(id="transcript")
+        with Vertical(id="side"):
+            yield from side()
+    yield Static(id="player", classes="bar")
+    yield Footer(compact=True)
 
 
 class PlaysAudio:
