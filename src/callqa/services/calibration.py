@@ -308,10 +308,11 @@ def assign(session: Session, name: str | None, reviewers: Iterable[str], *, call
        are as many calls as agents; each agent's share is split across its score thirds the same
        way (one in each third first when the share allows). So every agent, and within an agent
        every score third, is in the sample when the numbers allow.
-    4. Criterion prevalence: for each criterion, the machine's rarer answer over the population
-       (yes or no, whichever fewer calls got) is the rare one. Strata take turns drawing one call
-       each; a stratum draws, among its candidates, the call with the most criteria whose rare
-       answer the sample does not hold yet, ties in a random order. So a criterion the machine
+    4. Criterion prevalence: for each criterion, the machine's rarer answer (yes or no, whichever
+       fewer calls got) is the rare one, counted on up to ``max(50, 10 × calls)`` calls of each
+       agent drawn at random (all of them on a smaller database). Strata take turns drawing one
+       call each; a stratum draws the call with the most criteria whose rare answer the sample
+       does not hold yet, ties in a random order. So a criterion the machine
        fails on 3 % of calls is in the sample with a failing call whenever the quota allows, and
        agreement on it is not computed from a column of one answer.
 
@@ -346,12 +347,8 @@ def assign(session: Session, name: str | None, reviewers: Iterable[str], *, call
                                "score some calls first")
     if seed is None:
         seed = random.SystemRandom().randrange(2**31)
-    rare_answer = {}
-    for crit, counts in cq.status_counts(session, agent).items():
-        yes, no = counts.get("pass", 0), counts.get("fail", 0)
-        if yes + no:
-            rare_answer[crit] = "pass" if yes < no else "fail"
-    # the rare answers of a bounded set of candidates per stratum (seeded), not of every call
+    # the machine's answers on a bounded, seeded set of candidates per agent (all of an agent's calls
+    # up to that many), not on every call: the rare answers are judged on them
     rng = random.Random(seed)
     by_agent: dict[str, list[int]] = defaultdict(list)
     for c in population:
@@ -359,10 +356,14 @@ def assign(session: Session, name: str | None, reviewers: Iterable[str], *, call
     limit = max(50, CANDIDATES_PER_QUOTA * calls)
     candidates: list[int] = []
     for ids in by_agent.values():
-        ids = sorted(ids)
         rng.shuffle(ids)
         candidates += ids[:limit]
     statuses = cq.criterion_statuses(session, candidates)
+    counts: dict[str, dict[str, int]] = defaultdict(lambda: defaultdict(int))
+    for st in statuses.values():
+        for crit, status in st.items():
+            counts[crit][status] += 1
+    rare_answer = {crit: "pass" if n["pass"] < n["fail"] else "fail" for crit, n in counts.items() if n["pass"] + n["fail"]}
     rare = {cid: {c for c, s in st.items() if rare_answer.get(c) == s} for cid, st in statuses.items()}
     chosen, strata = draw_sample(population, calls, rare, seed)
     cq.create_session(session, name, seed, chosen, reviewers)

@@ -237,7 +237,7 @@ def blind_ratings(session: Session, *, since: datetime | None = None, rubric_has
 __all__: Sequence[str] = (
     "Assignment", "CriterionRow", "answer_counts", "MACHINE_ANSWER", "Progress", "SampleCall", "SessionInfo", "answers_of",
     "assignments", "blind_ratings", "call_criteria", "call_rubric_hash", "create_session", "criterion_statuses",
-    "progress", "sample_population", "save_answers", "sessions", "status_counts",
+    "progress", "sample_population", "save_answers", "sessions",
 )
 
 
@@ -255,15 +255,3 @@ def answer_counts(session: Session, reviewer: str, call_ids: Iterable[int]) -> d
         out.update((cid, (int(answered.get(cid, 0)), int(asked.get(cid, 0)))) for cid in chunk)
     return out
 
-
-def status_counts(session: Session, agent: str | None = None) -> dict[str, dict[str, int]]:
-    """criterion → the machine's status → how many calls (``agent``'s only, when given)."""
-    stmt = (select(CriterionResultRow.criterion, CriterionResultRow.status, func.count())
-            .group_by(CriterionResultRow.criterion, CriterionResultRow.status))
-    if agent is not None:
-        stmt = (stmt.join(Call, Call.id == CriterionResultRow.call_id).join(Agent, Agent.id == Call.agent_id)
-                .where(Agent.name == agent))
-    out: dict[str, dict[str, int]] = {}
-    for crit, status, n in session.execute(stmt):
-        out.setdefault(crit, {})[status] = int(n)
-    return out
