@@ -26,12 +26,12 @@ CRITERIA = {"greeting.opening": "greeting", "greeting.agent_name": "greeting", "
             "empathy.apology_without_action": "empathy"}
 
 
-def store_call(session, n: int, agent: str, statuses: dict[str, str], score: float) -> int:
+def store_call(session, n: int, agent: str, statuses: dict[str, str], score: float, file: str | None = None) -> int:
     """One stored call with these criterion statuses (and a flag for each negative one)."""
     segments = (Segment("agent", 0.0, 3.0, f"Hello, this is {agent}."),
                 Segment("customer", 3.0, 6.0, "My bill is wrong."),
                 Segment("agent", 6.0, 9.0, "I'm sorry, there is nothing I can do."))
-    transcript = Transcript(file=f"{agent}_{n}.txt", duration=9.0, engine="import", model="text",
+    transcript = Transcript(file=file or f"{agent}_{n}.txt", duration=9.0, engine="import", model="text",
                             segments=segments, roles="labels")
     flags = tuple(Flag(c, c.split(".")[0], "negative", "major", "agent", 6.0, 9.0, "nothing I can do",
                        "no action followed the apology")
@@ -407,3 +407,34 @@ async def test_blind_keys_with_nothing_assigned_or_no_such_call_say_so(lite):
         said = " ".join(str(n.message) for n in app._notifications)
         assert "no call is assigned to you" in said and "no stored call 12345" in said
         assert isinstance(app.screen, BlindCallScreen)
+
+
+async def test_the_blind_call_screen_plays_the_selected_line(tmp_path):
+    """A stand-in player (a script) receives a wav of the selected line, padded as on the call screen."""
+    import stat
+    import wave
+
+    import numpy as np
+    from conftest import tone, write_audio
+
+    from callqa.tui import player as player_mod
+    from callqa.tui.app import CallQAApp
+    from callqa.tui.screens.blind import BlindCallScreen
+
+    recording = write_audio(tmp_path / "call.wav", np.stack([tone(9.0, 16000)]), 16000)
+    db = f"sqlite:///{tmp_path / 'p.db'}"
+    with services.session_for(db) as session:
+        call_id = store_call(session, 1, "ana", {"greeting.opening": "pass"}, 80.0, file=str(recording))
+    copy, script = tmp_path / "received.wav", tmp_path / "fakeplay"
+    script.write_text(f"#!/bin/sh\ncp \"$1\" {copy}\n")
+    script.chmod(script.stat().st_mode | stat.S_IEXEC)
+    app = CallQAApp(Workspace(db=db), reviewer="ana", player=player_mod.Player("fakeplay", str(script)))
+    async with app.run_test(size=(160, 50)) as pilot:
+        app.push_screen(BlindCallScreen(call_id))
+        await _until(pilot, lambda: bool(getattr(app.screen, "questions", None)), "the criteria")
+        app.screen.query_one("#transcript").select_segment(1)  # the customer's line, 3.0-6.0 s
+        await pilot.press("l")
+        await _until(pilot, copy.exists, "the player")
+        await pilot.pause(0.2)
+    with wave.open(str(copy)) as w:
+        assert w.getnframes() / w.getframerate() == pytest.approx(3.0 + 2 * player_mod.PAD_S, abs=0.05)

@@ -323,6 +323,9 @@ class BlindCallScreen(PlaysAudio, Screen):
 
     # ------------------------------------------------------------------ transcript and navigation
 
+    def recording(self) -> str | None:
+        return None if self.call is None else self.call.file
+
     @on(OptionList.OptionHighlighted, "#transcript")
     def _line_highlighted(self) -> None:
         view = self.query_one("#transcript", TranscriptView)

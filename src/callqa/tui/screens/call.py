@@ -431,6 +431,9 @@ class CallScreen(PlaysAudio, Screen):
 
     # ------------------------------------------------------------------ playback
 
+    def recording(self) -> str | None:
+        return None if self.call is None else self.call.call.file
+
     def action_play_flag(self) -> None:
         f = self.current_flag
         if f is None or f.start is None:

@@ -5,7 +5,6 @@ selected line, or a moment) through the app's audio player."""
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
 
 from rich.text import Text
 from textual import work
@@ -36,10 +35,11 @@ def call_layout(side: Callable[[], ComposeResult]) -> ComposeResult:
 
 
 class PlaysAudio:
-    """For a Screen with a ``#transcript`` TranscriptView, a ``#player`` Static and ``call`` (the
-    StoredCall shown, None while loading)."""
+    """For a Screen with a ``#transcript`` TranscriptView and a ``#player`` Static; ``recording``
+    says which file the call shown was scored from (None while it loads)."""
 
-    call: Any
+    def recording(self) -> str | None:
+        raise NotImplementedError
 
     def _show_player(self, keys: str) -> None:
         player = self.app.player
@@ -65,9 +65,9 @@ class PlaysAudio:
             self.notify(f"No audio player found (looked for {looked_for()}).", title="Cannot play",
                         severity="warning")
             return
-        if self.call is None:
-            return
-        self._play_worker(self.call.call.file, start, end, what)
+        file = self.recording()
+        if file is not None:
+            self._play_worker(file, start, end, what)
 
     @work(thread=True, exclusive=True, group="play")
     def _play_worker(self, file: str, start: float, end: float, what: str) -> None:
