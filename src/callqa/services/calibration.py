@@ -291,7 +291,8 @@ def draw_sample(calls: Sequence[cq.SampleCall], n: int, rare: Mapping[int, set[s
     return chosen, dict(taken)
 
 
-#: per stratum, how many shuffled candidates the rare answers are read for (a bound at 100,000 calls)
+#: per agent, how many random calls (times the calls asked) the machine's rare answers are read on:
+#: a bound at 100,000 calls
 CANDIDATES_PER_QUOTA = 10
 
 
@@ -312,9 +313,9 @@ def assign(session: Session, name: str | None, reviewers: Iterable[str], *, call
        fewer calls got) is the rare one, counted on up to ``max(50, 10 × calls)`` calls of each
        agent drawn at random (all of them on a smaller database). Strata take turns drawing one
        call each; a stratum draws the call with the most criteria whose rare answer the sample
-       does not hold yet, ties in a random order. So a criterion the machine
-       fails on 3 % of calls is in the sample with a failing call whenever the quota allows, and
-       agreement on it is not computed from a column of one answer.
+       does not hold yet, ties in a random order. So a criterion the machine fails on 3 % of calls
+       is in the sample with a failing call whenever the quota allows, and agreement on it is not
+       computed from a column of one answer.
 
     Random choices come from ``seed`` (a new one is drawn and stored when None): the same seed on
     the same stored calls draws the same sample. ``name`` None: ``calibration-YYYY-MM-DD`` (with
