@@ -439,7 +439,8 @@ def blind_ratings(session: Session, *, since: date | datetime | None = None, rub
     """Every blind answer (answered on or after ``since``; given on calls scored with
     ``rubric_hash``; assigned in the session ``session_name``), and the machine's answers on the
     same calls and criteria (its criterion status now; ``MachineAnswer.rubric_hash`` says which
-    rubric that is, which differs from the answer's when the call was rescored since)."""
+    rubric that is, which differs from the answer's when the call was rescored since; none for a
+    criterion the call's current scoring no longer has)."""
     if isinstance(since, date) and not isinstance(since, datetime):
         since = datetime(since.year, since.month, since.day, tzinfo=UTC)
     session_id = None if session_name is None else _session_id(session, session_name)
