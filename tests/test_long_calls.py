@@ -6,15 +6,14 @@ of the responding speaker (checks.ConditionalEvaluator), and a confirmed match a
 confirming sentence of the call (matchers.ConfirmedDetector). On a 2 MB transcript they took 16,
 5 and several seconds of 76 s of scoring, growing with the square of the length.
 
-Each test times one of them on a size where the quadratic version takes seconds and the
-linear one milliseconds: the bounds leave a wide margin either way on a shared machine.
+Each test checks one of them gives the right answer on a long call; benchmarks/long_calls.py
+times them at n and 4n (linear: ~4x, quadratic: ~16x). Speed is measured there, not asserted here.
 """
 
 from __future__ import annotations
 
 import json
 import random
-import time
 
 from callqa.rubric.engine import CallContext, Engine, _fallback, _SpanIndex
 from callqa.rubric.flags import CriterionResult, Flag
@@ -27,19 +26,22 @@ def _flag(criterion: str, speaker: str, start: float, end: float) -> Flag:
     return Flag(criterion, "np", "negative", "minor", speaker, start, end, "words", "m", "s", "e")
 
 
-def test_a_catch_all_against_every_other_flag_is_not_quadratic() -> None:
-    n = 8000
+def catch_all_case(n: int) -> tuple[CriterionResult, CriterionResult]:
+    """The catch-all's n flags (half overlap a flag of the other criterion, half do not) and the
+    other criterion's n flags."""
     other = CriterionResult("np.dept", "np", "t", "fail", 1.0, False,
                             tuple(_flag("np.dept", "agent", 10.0 * i, 10.0 * i + 2) for i in range(n)))
-    # half the catch-all's flags overlap a flag of the other criterion, half do not
     mine = CriterionResult("np.other", "np", "t", "fail", 1.0, False,
                            tuple(_flag("np.other", "agent", 10.0 * i + (1 if i % 2 else 5), 10.0 * i + 6)
                                  for i in range(n)))
-    t = time.perf_counter()
+    return mine, other
+
+
+def test_a_catch_all_drops_only_the_flags_another_criterion_already_raised() -> None:
+    n = 8000
+    mine, other = catch_all_case(n)
     out = _fallback(mine, [other, mine])
-    took = time.perf_counter() - t
     assert len(out.flags) == n // 2 and all(f.start % 10 == 5 for f in out.flags)
-    assert took < 4.0, f"{took:.2f} s for {n} x {n} flags (quadratic: 12-20 s; n log n: ~0.2 s, 1.2 s under load)"
 
 
 def test_the_span_index_answers_like_comparing_every_pair() -> None:
@@ -54,7 +56,7 @@ def test_the_span_index_answers_like_comparing_every_pair() -> None:
             assert index.overlaps(sp, s, e) == brute, (spans, sp, s, e)
 
 
-def _conditional_engine() -> Engine:
+def conditional_engine() -> Engine:
     crit = {"id": "t.c", "name": "c", "category": "t", "section": "t", "speaker": "agent",
             "polarity": "negative", "message": "m", "suggestion": "s", "source": {"seed": "s", "guidance": "g"},
             "check": {"type": "conditional", "within_turns": 2,
@@ -65,7 +67,7 @@ def _conditional_engine() -> Engine:
     return Engine(parse_rubric(json.dumps(doc)))
 
 
-def _alternating(pairs: int) -> Transcript:
+def alternating(pairs: int) -> Transcript:
     segs = []
     for i in range(pairs):
         segs.append(Segment("customer", 4.0 * i, 4.0 * i + 2, "This is ridiculous."))
@@ -74,22 +76,18 @@ def _alternating(pairs: int) -> Transcript:
 
 
 def test_a_conditional_looks_only_at_the_turns_after_its_trigger() -> None:
-    engine = _conditional_engine()
-    small = _alternating(3)  # answered: the third agent turn says it within two
+    engine = conditional_engine()
+    small = alternating(3)  # answered: the third agent turn says it within two
     [r] = engine.evaluate(small)
     assert r.status == "pass" and r.detail == "3/3 answered"
-    ctx = CallContext(_alternating(15000), engine.index)
+    ctx = CallContext(alternating(15000), engine.index)
     item = engine.items[0]
     item.evaluator.prepare(ctx, item.criterion)
-    item.evaluator.evaluate(ctx, item.criterion)  # the phrase matching, memoised
-    t = time.perf_counter()
     out = item.evaluator.evaluate(ctx, item.criterion)
-    took = time.perf_counter() - t
     assert out.detail == "15000/15000 answered"
-    assert took < 1.5, f"{took:.2f} s for 15,000 triggers (a scan per trigger: ~14 s; now ~0.1 s)"
 
 
-class _Found:
+class Found:
     def __init__(self, hits: list[Hit]):
         self.hits = hits
 
@@ -100,14 +98,17 @@ class _Found:
         return self.hits
 
 
-def test_a_confirmed_match_looks_only_at_its_own_turns_sentences() -> None:
-    n = 16000
+def confirmation_case(n: int) -> tuple[list[Hit], list[Hit]]:
+    """n matched words, one per turn, and a confirming sentence in every other turn."""
     words = [Hit(i, 0, 5, "exact", "sorry") for i in range(n)]
     meant = [Hit(i, 0, 20, "semantic", "example", 0.9, (("threshold", 0.5),)) for i in range(0, n, 2)]
-    detector = ConfirmedDetector(_Found(words), _Found(meant))  # type: ignore[arg-type]
-    t = time.perf_counter()
+    return words, meant
+
+
+def test_a_confirmed_match_takes_only_its_own_turns_sentences() -> None:
+    n = 16000
+    words, meant = confirmation_case(n)
+    detector = ConfirmedDetector(Found(words), Found(meant))  # type: ignore[arg-type]
     kept = detector.find(None, list(range(n)))  # type: ignore[arg-type]
-    took = time.perf_counter() - t
     assert [h.seg for h in kept] == list(range(0, n, 2))
     assert dict(kept[0].extra)["confirmed"] == 0.9
-    assert took < 1.0, f"{took:.2f} s for {n} matches (each against every sentence: ~7 s)"
