@@ -177,7 +177,7 @@ def main() -> None:
     from sqlalchemy.orm import Session
 
     from callqa import storage
-    from callqa.services import review
+    from callqa.services import agreement, review
 
     tmp = None
     if args.db is None:
@@ -197,7 +197,7 @@ def main() -> None:
         for label, fn in (("calls screen: first page + count", lambda: review.calls_page(session, no_filter)),
                           ("review queue (window 5,000 unreviewed)", lambda: review.review_queue(session)),
                           ("agents: averages + 12-week trends", lambda: review.agent_overviews(session)),
-                          ("agreement (reviewed calls only)", lambda: review.agreement(session)),
+                          ("agreement, anchored (reviewed calls only)", lambda: agreement.anchored(session)),
                           ("open a call: get_call", lambda: storage.get_call(session, ids[0]))):
             t = time.perf_counter()
             fn()

@@ -21,7 +21,6 @@ from sqlalchemy.orm import Session
 from callqa import storage
 from callqa.services import review
 from callqa.importers import load_transcript
-from callqa.records import StoredFlag
 from callqa.scoring import default_rubric, score_transcript
 from callqa.transcript import Segment, Transcript
 from callqa.tui import player as player_mod
@@ -987,24 +986,38 @@ async def test_coaching_report_key(db_url, monkeypatch):
         assert type(app.screen).__name__ == "ReportScreen"
 
 
-async def test_agreement_screen_counts_reviewer_decisions(db_url):
+async def test_agreement_screen_shows_blind_figures_with_intervals_and_anchored_apart(db_url):
+    from callqa.services import calibration
+
     call = all_calls(db_url)[0]
     stored = read(db_url, storage.get_call, call.id)
     negative = [f for f in stored.flags if f.polarity == "negative"]
     rejected = negative[0]
     read(db_url, review.decide_flag, call.id, rejected.id, accept=False, reviewer=REVIEWER)
+    blind = all_calls(db_url)[:4]
+    for c in blind:
+        asked = [q.criterion for q in read(db_url, calibration.questions, c.id)]
+        read(db_url, calibration.record_answers, c.id, "ana", {q: "yes" for q in asked})
     app = make_app(db_url)
     async with app.run_test(size=SIZE) as pilot:
         await settle(pilot)
         await pilot.press("4")
         await settle(pilot)
-        rows = {a.criterion: a for a in app.screen.rows}
+        pairs = [c for c in app.screen.rows if c.raters == ("machine", "ana")]
+        assert pairs and all(c.n == len(blind) and c.small for c in pairs)
+        shown_rows = table_rows(app.screen)
+        assert any(r[1] == "machine vs ana" and r[2] == f"{len(blind)}!" for r in shown_rows)  # too few calls
+        assert "4 calls answered blind by ana" in shown(app.screen.query_one("#status"))
+        await pilot.press("f")
+        await settle(pilot)
+        assert "ANCHORED, not blind" in shown(app.screen.query_one("#explain"))
+        rows = {a.criterion: a for a in app.screen.anchored}
         other_negatives = [f for f in negative if f.criterion == rejected.criterion and f.id != rejected.id]
         a = rows[rejected.criterion]
         assert a.rejected == 1
         assert (a.machine_only, a.both) == ((0, 1) if other_negatives else (1, 0))
-        shown = {r[0]: r for r in table_rows(app.screen)}
-        assert rejected.criterion in shown
+        anchored_rows = {r[0]: r for r in table_rows(app.screen)}
+        assert rejected.criterion in anchored_rows
 
 
 # --------------------------------------------------------------------------- help, palette, score
@@ -1098,34 +1111,6 @@ def test_an_override_loads_the_rubric_only_for_a_call_stored_without_criterion_r
     assert reviewed < machine and loads == [1]
 
 
-def test_cohen_kappa_textbook_values():
-    # po = 0.7, pe = 0.5 → 0.4
-    assert review.cohen_kappa(20, 5, 10, 15) == pytest.approx(0.4)
-    assert review.cohen_kappa(10, 0, 0, 10) == pytest.approx(1.0)
-    assert review.cohen_kappa(0, 10, 10, 0) == pytest.approx(-1.0)
-    assert review.cohen_kappa(5, 0, 0, 0) is None  # one answer only: undefined
-    assert review.cohen_kappa(0, 0, 0, 0) is None
-
-
-def test_agreement_from_flags_counts_items_per_call_and_criterion():
-    def flag(call_id: int, criterion: str, polarity: str, origin: str, review_status: str | None) -> StoredFlag:
-        return StoredFlag(criterion, criterion.split(".")[0], polarity, "major", "agent", 1.0, 2.0, id=call_id,
-                          call_id=call_id, origin=origin, review_status=review_status)
-
-    flags = [
-        flag(1, "a.x", "negative", "machine", "accepted"),
-        flag(2, "a.x", "negative", "machine", "rejected"),
-        flag(3, "a.x", "negative", "reviewer", "accepted"),
-        flag(4, "b.y", "positive", "machine", None),
-    ]
-    rows = {a.criterion: a for a in review.agreement_from_flags([1, 2, 3, 4], flags)}
-    a = rows["a.x"]
-    assert (a.both, a.machine_only, a.reviewer_only, a.neither) == (1, 1, 1, 1)
-    assert (a.accepted, a.rejected, a.added) == (1, 1, 1)
-    assert a.rate == 0.5 and a.kappa == pytest.approx(0.0)
-    assert rows["b.y"].neither == 4 and rows["b.y"].kappa is None
-
-
 def test_rank_puts_disputes_first_and_counts_extra_reasons():
     ranked = review.rank({1: {"weekly sample"}, 2: {"poor audio", "fuzzy match"}, 3: {"disputed"},
                           4: {"poor audio"}, 5: set()})
@@ -1215,6 +1200,14 @@ def test_snapshot_agreement(db_url, snap_compare):
     flags = read(db_url, storage.get_call, call.id).flags
     read(db_url, review.decide_flag, call.id, flags[0].id, accept=False, reviewer=REVIEWER)
     read(db_url, review.decide_flag, call.id, flags[1].id, accept=True, reviewer=REVIEWER)
+    from callqa.services import calibration
+
+    for i, c in enumerate(all_calls(db_url)):  # ana and ben answer blind: ben says no where ana says N-A
+        asked = [q.criterion for q in read(db_url, calibration.questions, c.id)]
+        read(db_url, calibration.record_answers, c.id, "ana", {q: "na" if (i + j) % 7 == 0 else "yes"
+                                                                for j, q in enumerate(asked)})
+        read(db_url, calibration.record_answers, c.id, "ben", {q: "no" if (i + j) % 7 == 0 else "yes"
+                                                                for j, q in enumerate(asked)})
 
     async def before(pilot):
         await settle(pilot)

@@ -137,6 +137,7 @@ def build_parser() -> argparse.ArgumentParser:
     co.add_argument("shell", choices=("bash", "zsh", "tcsh"), help="the shell to complete in")
     co.set_defaults(func=cmd_completion)
 
+    from callqa.cli_agreement import add_agreement_parser
     from callqa.cli_calibrate import add_calibrate_parsers
     from callqa.cli_report import add_report_parser
     from callqa.cli_rubric import add_rubric_parser
@@ -146,6 +147,7 @@ def build_parser() -> argparse.ArgumentParser:
     add_report_parser(sub)
     add_tui_parser(sub)
     add_calibrate_parsers(sub)
+    add_agreement_parser(sub)
     for p in (sc,):
         out = p.add_mutually_exclusive_group()
         out.add_argument("-q", "--quiet", action="store_true",
@@ -257,7 +259,7 @@ def cmd_score(args: argparse.Namespace) -> int:
                     and outcome.score.score < args.fail_under):
                 below += 1
             if args.format == "json":
-                print(json.dumps(outcome.to_json(), ensure_ascii=False), flush=True)
+                print(json.dumps(outcome.to_json(args.workspace.criteria), ensure_ascii=False), flush=True)
             elif args.quiet:  # the summary lists the failures
                 return
             elif outcome.status == "failed":  # a log line: standard error

@@ -85,7 +85,7 @@ def cmd_report(args: argparse.Namespace) -> int:
         if args.all:
             return _write_all(args, rubric)
         report = reports.build_report(ws.db, args.agent, date_from=args.date_from, date_to=args.date_to,
-                                      rubric=rubric, redact=args.redact)
+                                      rubric=rubric, redact=args.redact, states=ws.criteria)
     except CallQAError as exc:
         err.print(f"[red]error:[/] {shown(exc)}", highlight=False)
         return EXIT_ERROR
@@ -118,7 +118,7 @@ def _write_all(args: argparse.Namespace, rubric) -> int:
     from callqa import reports
 
     overview = reports.build_team_overview(args.workspace.db, date_from=args.date_from, date_to=args.date_to,
-                                           rubric=rubric, redact=args.redact)
+                                           rubric=rubric, redact=args.redact, states=args.workspace.criteria)
     out: Path = args.output
     out.mkdir(parents=True, exist_ok=True)
     names = [r.agent for r in overview.reports]

@@ -82,6 +82,61 @@ def _count(minimum: int) -> Callable[[Any], int]:
     return parse
 
 
+#: A criterion's state (``callqa agreement`` proposes changes, a person applies them): scored by a
+#: person, pre-filled by the machine and confirmed by a person, or left to the machine. A criterion
+#: with no entry is ``human``: nothing shows yet that the machine agrees with blind reviewers on it.
+CRITERION_STATES = ("human", "assisted", "automatic")
+#: what reports print beside a criterion that is not automatic yet, and the legend under them
+STATE_MARKERS = {"human": "†", "assisted": "‡"}
+STATE_LEGEND = ("† human: the machine's verdict on this criterion is not yet shown to agree with blind reviewers; "
+                "a person should confirm it. ‡ assisted: the machine pre-fills, a reviewer confirms.")
+#: the graduation rule's keys (``services.agreement.GraduationRule`` holds their defaults)
+GRADUATION_KEYS = {"automatic-ac1": float, "automatic-calls": int, "assisted-ac1": float, "assisted-calls": int}
+
+
+def _flatten(table: Mapping[str, Any], prefix: str = "") -> dict[str, Any]:
+    """``greeting.opening = "automatic"`` unquoted in TOML is a nested table: read it back as the id."""
+    out: dict[str, Any] = {}
+    for key, value in table.items():
+        if isinstance(value, Mapping):
+            out.update(_flatten(value, f"{prefix}{key}."))
+        else:
+            out[f"{prefix}{key}"] = value
+    return out
+
+
+def _pairs(value: Any, what: str) -> dict[str, Any]:
+    """A TOML table, or ``key=value,key=value`` (an environment variable)."""
+    if isinstance(value, str):
+        pairs = [p.split("=", 1) for p in value.split(",") if p.strip()]
+        if any(len(p) != 2 for p in pairs):
+            raise ValueError(f"must be {what} pairs separated by commas")
+        return {k.strip(): v.strip() for k, v in pairs}
+    if not isinstance(value, Mapping):
+        raise ValueError(f"must be a table of {what}")
+    return _flatten(value)
+
+
+def _states(value: Any) -> dict[str, str]:
+    states = _pairs(value, "criterion = state")
+    for criterion, state in states.items():
+        if state not in CRITERION_STATES:
+            raise ValueError(f"{criterion}: {state!r} is not a state ({', '.join(CRITERION_STATES)})")
+    return states
+
+
+def _graduation(value: Any) -> dict[str, float]:
+    rule: dict[str, float] = {}
+    for key, raw in _pairs(value, "rule = number").items():
+        if key not in GRADUATION_KEYS:
+            raise ValueError(f"{key!r} is not a graduation setting ({', '.join(GRADUATION_KEYS)})")
+        try:
+            rule[key] = GRADUATION_KEYS[key](raw)
+        except (TypeError, ValueError):
+            raise ValueError(f"{key} must be a number") from None
+    return rule
+
+
 #: The limits' defaults, written here only (SETTINGS, Workspace, TranscribeSettings and the flags'
 #: help read them): four hours of call, a 50 MB transcript file.
 MAX_CALL_MINUTES = 240
@@ -106,6 +161,9 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     "max-call-minutes": (_count(1), MAX_CALL_MINUTES, False),  # a recording's length, or an imported transcript's times
     "max-transcript-mb": (_count(1), MAX_TRANSCRIPT_MB, False),  # an imported transcript's size
     "reviewer": (_text, None, False),  # None: the login name
+    # [criteria]: criterion id → human | assisted | automatic; [graduation]: the rule's bars
+    "criteria": (_states, {}, False),
+    "graduation": (_graduation, {}, False),
 }
 
 
@@ -127,6 +185,8 @@ class Workspace:
     max_call_minutes: int = MAX_CALL_MINUTES
     max_transcript_mb: int = MAX_TRANSCRIPT_MB
     reviewer: str | None = None
+    criteria: Mapping[str, str] = field(default_factory=dict)
+    graduation: Mapping[str, float] = field(default_factory=dict)
     #: key → where its value came from ("--db", "$CALLQA_DB", a file, "default")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 
@@ -177,7 +237,7 @@ def resolve(flags: Mapping[str, Any] | argparse.Namespace | None = None, *, cwd:
                 value = _from_folder(value, folder)
             values[key], sources[key] = value, source
     for key, (_, default, _) in SETTINGS.items():
-        values.setdefault(key, default)
+        values.setdefault(key, dict(default) if isinstance(default, dict) else default)
         sources.setdefault(key, "default")
     return Workspace(**{k.replace("-", "_"): v for k, v in values.items()}, sources=sources)
 
@@ -244,3 +304,34 @@ def _from_folder(value: str, folder: Path) -> str:
     if "://" in value:
         return value
     return str((folder / Path(value).expanduser()).resolve())
+
+
+def criteria_file(ws: Workspace, cwd: Path | None = None, environ: Mapping[str, str] | None = None) -> Path:
+    """The config file that ``callqa agreement --apply`` writes criterion states to: the one they
+    came from, else the project's (``$CALLQA_CONFIG``, else callqa.toml in the working folder)."""
+    source = ws.sources.get("criteria", "default")
+    if source not in ("default",) and not source.startswith(("$", "--")):
+        return Path(source)
+    cwd, environ = cwd or Path.cwd(), os.environ if environ is None else environ
+    return _candidates(cwd, environ)[0][0]
+
+
+def write_criteria(path: Path, states: Mapping[str, str]) -> None:
+    """Replace the ``[criteria]`` table of a config file (``[tool.callqa.criteria]`` in a
+    pyproject.toml) with ``states``, keeping every other line; the file is created if missing."""
+    header = "[tool.callqa.criteria]" if path.name == "pyproject.toml" else "[criteria]"
+    lines = path.read_text(encoding="utf-8").splitlines() if path.is_file() else []
+    kept: list[str] = []
+    inside = False
+    for line in lines:
+        stripped = line.strip()
+        if stripped.startswith("["):
+            inside = stripped.replace(" ", "") == header
+        if not inside:
+            kept.append(line)
+    while kept and not kept[-1].strip():
+        kept.pop()
+    table = [header] + [f'"{c}" = "{s}"' for c, s in sorted(states.items())]
+    text = "\n".join(kept + ([""] if kept else []) + table) + "\n"
+    tomllib.loads(text)  # never write a file callqa cannot read back
+    path.write_text(text, encoding="utf-8")

@@ -50,6 +50,15 @@ def _style(ax) -> None:
     ax.set_axisbelow(True)
 
 
+def _rows_axes(fig, n: int):
+    """Axes for one horizontal row per item (the first on top), with a vertical grid."""
+    ax = fig.add_subplot()
+    ax.spines[["top", "right"]].set_visible(False)
+    ax.grid(axis="x", color=GRID_COLOR, linewidth=0.8)
+    ax.set_axisbelow(True)
+    return ax, list(range(n))[::-1]
+
+
 def trend_chart(points: Sequence[TrendPoint], agent: str) -> str:
     """Weekly average score of the agent (line) against the team's (dashed)."""
     import matplotlib
@@ -95,11 +104,7 @@ def sections_chart(lines: Sequence[SectionLine], agent: str) -> str:
     rows = [s for s in lines if s.score is not None or s.team is not None]
     with matplotlib.rc_context(_RC):
         fig = _figure(7.2, 0.32 * len(rows) + 0.8)
-        ax = fig.add_subplot()
-        ax.spines[["top", "right"]].set_visible(False)
-        ax.grid(axis="x", color=GRID_COLOR, linewidth=0.8)
-        ax.set_axisbelow(True)
-        y = list(range(len(rows)))[::-1]
+        ax, y = _rows_axes(fig, len(rows))
         ax.barh(y, [s.score or 0 for s in rows], height=0.6, color=AGENT_COLOR, label=agent)
         ax.scatter([s.team for s in rows if s.team is not None], [yy for yy, s in zip(y, rows) if s.team is not None],
                    marker="|", s=220, linewidths=2.4, color="#d9822b", label="team", zorder=3)
@@ -131,3 +136,25 @@ def team_chart(lines: Sequence[TrendPoint]) -> str:
         ax.set_ylabel("average score")
         _date_axis(ax, weeks)
         return _svg(fig, "Weekly average score of the team")
+
+
+def interval_chart(rows: Sequence[tuple[str, float | None, float | None, float | None]], bar: float | None = None,
+                   label: str = "AC1") -> str:
+    """One line per (name, value, low, high): the value as a dot on its interval (-1 to 1), with the
+    graduation bar as a dashed line."""
+    import matplotlib
+
+    with matplotlib.rc_context(_RC):
+        fig = _figure(7.2, 0.28 * len(rows) + 0.9)
+        ax, y = _rows_axes(fig, len(rows))
+        for yy, (_, value, low, high) in zip(y, rows):
+            if low is not None and high is not None:
+                ax.plot([low, high], [yy, yy], color=TEAM_COLOR, linewidth=3, solid_capstyle="butt")
+            if value is not None:
+                ax.scatter([value], [yy], color=AGENT_COLOR, s=22, zorder=3)
+        if bar is not None:
+            ax.axvline(bar, color="#d9822b", linestyle="--", linewidth=1.2)
+        ax.set_yticks(y, [r[0] for r in rows])
+        ax.set_xlim(-1.02, 1.02)
+        ax.set_xlabel(f"{label} with its 95% interval")
+        return _svg(fig, f"{label} per criterion with 95% intervals")

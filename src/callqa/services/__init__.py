@@ -10,7 +10,7 @@ Whisper); a file that fails is recorded with its error and the batch goes on.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from functools import lru_cache
@@ -50,15 +50,16 @@ class CallOutcome:
     duration: float = 0.0
     error: str | None = None
 
-    def to_json(self) -> dict[str, Any]:
-        """The stable per-call JSON line of ``callqa score --format json`` (see the README)."""
+    def to_json(self, states: Mapping[str, str] | None = None) -> dict[str, Any]:
+        """The stable per-call JSON line of ``callqa score --format json`` (see the README). With
+        ``states`` (the workspace's criterion states) each flag says its criterion's ``state``."""
         s = self.score
         return {
             "version": SCORE_LINE_VERSION, "call": self.call_id, "file": self.file, "agent": self.agent,
             "status": self.status, "score": s.score if s else None,
             "sections": dict(s.sections) if s else {},
             "critical_failed": list(s.critical_failed) if s else [],
-            "flags": [_line_flag(f) for f in (s.flags if s else ())],
+            "flags": [_line_flag(f, states) for f in (s.flags if s else ())],
             "error": self.error,
         }
 
@@ -69,9 +70,12 @@ SCORE_LINE_FLAG_KEYS = ("criterion", "category", "polarity", "severity", "speake
                         "message", "suggestion", "explanation")
 
 
-def _line_flag(flag: Flag) -> dict[str, Any]:
+def _line_flag(flag: Flag, states: Mapping[str, str] | None = None) -> dict[str, Any]:
     form = flag.to_dict()
-    return {key: form[key] for key in SCORE_LINE_FLAG_KEYS}
+    line = {key: form[key] for key in SCORE_LINE_FLAG_KEYS}
+    if states is not None:  # human (no entry) / assisted: not yet shown to agree with blind reviewers
+        line["state"] = states.get(flag.criterion, "human")
+    return line
 
 
 @dataclass

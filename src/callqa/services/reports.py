@@ -31,9 +31,9 @@ from __future__ import annotations
 
 import re
 from collections import defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from datetime import UTC, date, datetime, timedelta
 from statistics import fmean
 from typing import Any
@@ -47,6 +47,7 @@ from callqa.rubric.flags import fill_placeholders
 from callqa.rubric.metrics import silent_gaps, talk_share, talked_over
 from callqa.rubric.schema import Criterion, MetricCheck, Rubric
 from callqa.storage import report_queries as q
+from callqa.workspace import STATE_LEGEND, STATE_MARKERS
 
 #: Version of the JSON form written by ``report_json``.
 REPORT_JSON_VERSION = 1
@@ -167,10 +168,17 @@ class FocusItem:
     #: quotes that show context (what was said where the missing thing belonged)
     context: bool
     missed_in: tuple[CallRef, ...]
+    #: the criterion's graduation state (``services.agreement``); None: not asked for
+    state: str | None = None
 
     @property
     def rate(self) -> float:
         return self.failed_calls / self.calls if self.calls else 0.0
+
+    @property
+    def marker(self) -> str:
+        """† / ‡ when the criterion is not automatic yet (``agreement.MARKER_LEGEND``)."""
+        return STATE_MARKERS.get(self.state or "automatic", "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -221,6 +229,11 @@ class AgentReport:
     lowest_calls: tuple[CallRef, ...]
     reviews: q.ReviewCounts
     redacted: bool
+
+    @property
+    def legend(self) -> str:
+        """The markers' legend, when an item to work on carries one."""
+        return STATE_LEGEND if any(f.marker for f in (*self.focus, *self.also)) else ""
 
 
 @dataclass(frozen=True, slots=True)
@@ -276,25 +289,38 @@ def _rubric(rubric: Rubric | None) -> Rubric:
 
 def build_report(session_or_db: Session | str | None, agent: str, *, date_from: date | None = None,
                  date_to: date | None = None, rubric: Rubric | None = None, redact: bool = True,
-                 now: datetime | None = None) -> AgentReport:
+                 now: datetime | None = None, states: Mapping[str, str] | None = None) -> AgentReport:
     """One agent's coaching report (see the module doc). ``session_or_db``: a Session, or a
-    database URL (None: the default database). Raises UnknownAgentError."""
+    database URL (None: the default database). ``states``: the criteria's graduation states (the
+    workspace's ``criteria``; a criterion without one is human): the things to work on whose
+    criterion is not automatic carry a marker. Raises UnknownAgentError."""
     rubric = _rubric(rubric)
     with _session(session_or_db) as session:
         team = _Team.gather(session, rubric, date_from, date_to)
-        return _build(session, team, agent, redact, now)
+        return with_states(_build(session, team, agent, redact, now), states)
+
+
+def with_states(report: AgentReport, states: Mapping[str, str] | None) -> AgentReport:
+    """The report with each thing to work on marked with its criterion's state (None: unmarked)."""
+    if states is None:
+        return report
+
+    def mark(items: tuple[FocusItem, ...]) -> tuple[FocusItem, ...]:
+        return tuple(replace(f, state=states.get(f.criterion, "human")) for f in items)
+
+    return replace(report, focus=mark(report.focus), also=mark(report.also))
 
 
 def build_team_overview(session_or_db: Session | str | None, *, date_from: date | None = None,
                         date_to: date | None = None, rubric: Rubric | None = None, redact: bool = True,
-                        now: datetime | None = None) -> TeamOverview:
+                        now: datetime | None = None, states: Mapping[str, str] | None = None) -> TeamOverview:
     """The team page: every agent with calls in range, each agent's report in ``reports``."""
     rubric = _rubric(rubric)
     now = now or datetime.now(UTC)
     with _session(session_or_db) as session:
         team = _Team.gather(session, rubric, date_from, date_to)
         names = q.agents_with_calls(session, date_from=date_from, date_to=date_to)
-        reports = tuple(_build(session, team, name, redact, now) for name in names)
+        reports = tuple(with_states(_build(session, team, name, redact, now), states) for name in names)
     rows = tuple(AgentRow(r.agent, r.calls, r.score, {s.section: s.score for s in r.sections},
                           r.focus[0].name if r.focus else None,
                           next((m.value for m in r.listening if m.key == "talk_share"), None))

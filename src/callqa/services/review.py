@@ -1,7 +1,8 @@
 """Reviewing, the services the terminal UI (and any other front end) calls about stored calls:
-the calls table, review actions, the review queue, agreement, agents' overviews.
+the calls table, review actions, the review queue, agents' overviews (agreement:
+``services.agreement``).
 
-Pure functions (ranking, sampling, agreement statistics, scores after an override) and
+Pure functions (ranking, sampling, scores after an override) and
 functions taking a Session that call the repository (``callqa.storage``) and the review reads
 (``callqa.storage.review_queries``). No SQL here, no UI.
 
@@ -20,14 +21,10 @@ Rules a user would notice:
   newest unreviewed calls, 1 by default: a weak call is seen even when nothing else flags it), and
   ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
   at random but reproducibly from each agent's calls of each of the last ``weeks`` weeks).
+  Among calls of the same priority, those the machine failed on a criterion that is not
+  automatic yet (``callqa agreement``'s graduation) come first: a person is asked about them.
   Except disputes, only calls no reviewer has looked at are queued; the low-confidence rules
   look at the ``window`` newest unreviewed calls (5,000).
-- **Agreement.** Over the calls a reviewer has looked at, for every criterion seen on them, each
-  (call, criterion) is one item rated twice: the machine "flags a problem" when it raised a
-  negative flag of that criterion, the reviewer when a negative flag of it stands after review
-  (the machine's not rejected, or one the reviewer added; a machine flag the reviewer left alone
-  on a reviewed call counts as accepted). Agreement rate = share of items rated alike; Cohen's
-  kappa = (po - pe) / (1 - pe), None when pe = 1 (both raters always said the same thing).
 - **Overrides.** Overriding a section's score also sets the call's overall score: storage
   rescores the call from its stored criterion results (no rubric needed); a call stored before
   those were kept is recomputed with the rubric's section weights over the final section scores
@@ -47,8 +44,9 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from callqa import storage
+from callqa.storage import calibration_queries as cq
 from callqa.storage import review_queries as rq
-from callqa.records import UNASSIGNED, CallSummary, Flag, Review, StoredCall, StoredFlag
+from callqa.records import UNASSIGNED, CallSummary, Flag, Review, StoredCall
 from callqa.rubric.flags import fill_placeholders
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
@@ -304,17 +302,20 @@ class QueueItem:
     notes: dict[str, str] = field(default_factory=dict, compare=False)
 
 
-def rank(reasons: Mapping[int, Iterable[str]]) -> list[tuple[int, tuple[str, ...], float]]:
+def rank(reasons: Mapping[int, Iterable[str]], first: Iterable[int] = ()
+         ) -> list[tuple[int, tuple[str, ...], float]]:
     """(call id, reasons by priority, then by name: the same order in every process, whatever
     the set's; priority), highest priority first, ties by call id descending (newer calls have
-    higher ids)."""
+    higher ids), except that calls in ``first`` (the machine failed them on a criterion that is not
+    automatic yet) come before the other calls of the same priority."""
+    first = set(first)
     out = []
     for call_id, rs in reasons.items():
         ordered = tuple(sorted(set(rs), key=lambda r: (-PRIORITY.get(r, 0), r)))
         if not ordered:
             continue
         out.append((call_id, ordered, PRIORITY.get(ordered[0], 0) + len(ordered) - 1))
-    out.sort(key=lambda t: (-t[2], -t[0]))
+    out.sort(key=lambda t: (-t[2], t[0] not in first, -t[0]))
     return out
 
 
@@ -347,8 +348,10 @@ def fuzzy_threshold(rubric: Any | None, criterion: str, default: float = 90.0) -
 
 
 def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
-                 rubric: Any | None = None) -> list[QueueItem]:
-    """The calls that most need a human, highest priority first (see the module doc)."""
+                 rubric: Any | None = None, states: Mapping[str, str] | None = None) -> list[QueueItem]:
+    """The calls that most need a human, highest priority first (see the module doc). With
+    ``states`` (the workspace's criterion states), a call the machine failed on a criterion that is
+    not automatic yet comes before the other calls of the same priority (``rank``'s ``first``)."""
     reasons: dict[int, set[str]] = defaultdict(set)
     notes: dict[int, dict[str, str]] = defaultdict(dict)
     for c in rq.disputed(session):
@@ -401,92 +404,14 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
                 reasons[c.id].add("lowest score")
                 notes[c.id]["lowest score"] = f"the agent's lowest of its newest unreviewed calls ({c.score:.1f})"
 
-    ranked = rank(reasons)[:settings.limit]
+    first: set[int] = set()
+    if states is not None:
+        for call_id, statuses in cq.criterion_statuses(session, list(reasons)).items():
+            if any(status == "fail" and states.get(c, "human") != "automatic" for c, status in statuses.items()):
+                first.add(call_id)
+    ranked = rank(reasons, first)[:settings.limit]
     calls = rq.calls_by_ids(session, [r[0] for r in ranked])
     return [QueueItem(calls[cid], rs, prio, notes.get(cid, {})) for cid, rs, prio in ranked if cid in calls]
-
-
-# --------------------------------------------------------------------------- agreement
-
-
-@dataclass(frozen=True)
-class Agreement:
-    """Reviewer vs machine on one criterion (see the module doc)."""
-
-    criterion: str
-    both: int  # machine and reviewer flag a problem
-    machine_only: int  # the reviewer rejected the machine's flags
-    reviewer_only: int  # the reviewer added a flag the machine missed
-    neither: int
-    accepted: int = 0  # explicit accept decisions on its flags
-    rejected: int = 0  # explicit reject decisions on its flags
-    added: int = 0  # flags reviewers added
-
-    @property
-    def items(self) -> int:
-        return self.both + self.machine_only + self.reviewer_only + self.neither
-
-    @property
-    def rate(self) -> float | None:
-        return None if not self.items else (self.both + self.neither) / self.items
-
-    @property
-    def kappa(self) -> float | None:
-        return cohen_kappa(self.both, self.machine_only, self.reviewer_only, self.neither)
-
-
-def cohen_kappa(both: int, machine_only: int, reviewer_only: int, neither: int) -> float | None:
-    """Cohen's kappa of a 2×2 table of two raters' yes/no; None when undefined (no items, or
-    chance agreement is 1: both raters gave one and the same answer every time)."""
-    n = both + machine_only + reviewer_only + neither
-    if n == 0:
-        return None
-    po = (both + neither) / n
-    machine_yes = (both + machine_only) / n
-    reviewer_yes = (both + reviewer_only) / n
-    pe = machine_yes * reviewer_yes + (1 - machine_yes) * (1 - reviewer_yes)
-    if pe >= 1:
-        return None
-    return (po - pe) / (1 - pe)
-
-
-def agreement_from_flags(call_ids: Iterable[int], flags: Iterable[StoredFlag]) -> list[Agreement]:
-    """Per criterion agreement over these reviewed calls and their flags (pure; see module doc)."""
-    call_ids = list(call_ids)
-    machine: set[tuple[int, str]] = set()
-    reviewer: set[tuple[int, str]] = set()
-    criteria: set[str] = set()
-    counts: dict[str, list[int]] = defaultdict(lambda: [0, 0, 0])
-    for f in flags:
-        criteria.add(f.criterion)
-        key = (f.call_id, f.criterion)
-        c = counts[f.criterion]
-        if f.review_status == "accepted" and f.origin == "machine":
-            c[0] += 1
-        elif f.review_status == "rejected":
-            c[1] += 1
-        if f.origin == "reviewer":
-            c[2] += 1
-        if f.polarity != "negative":
-            continue
-        if f.origin == "machine":
-            machine.add(key)
-        if f.review_status != "rejected":
-            reviewer.add(key)
-    out = []
-    for crit in sorted(criteria):
-        t = [0, 0, 0, 0]
-        for cid in call_ids:
-            m, r = (cid, crit) in machine, (cid, crit) in reviewer
-            t[0 if m and r else 1 if m else 2 if r else 3] += 1
-        out.append(Agreement(crit, *t, *counts[crit]))
-    return out
-
-
-def agreement(session: Session, *, date_from: date | None = None, date_to: date | None = None) -> list[Agreement]:
-    """Per criterion reviewer-vs-machine agreement over the reviewed calls (in range)."""
-    ids = rq.reviewed_call_ids(session, date_from=date_from, date_to=date_to)
-    return agreement_from_flags(ids, rq.flags_of(session, ids))
 
 
 # --------------------------------------------------------------------------- agents
@@ -555,9 +480,9 @@ def sparkline(values: Sequence[float | None], lo: float = 0.0, hi: float = 100.0
 
 
 __all__ = [
-    "Agreement", "AgentOverview", "CallFilters", "CallsPage", "PRIORITY", "QueueItem", "QueueSettings",
-    "accept_flags", "add_missed_flag", "agent_overviews", "agreement", "agreement_from_flags", "calls_page",
-    "cohen_kappa", "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
+    "AgentOverview", "CallFilters", "CallsPage", "PRIORITY", "QueueItem", "QueueSettings",
+    "accept_flags", "add_missed_flag", "agent_overviews", "calls_page",
+    "comment", "decide_flag", "dispute", "find_in_segments", "fuzzy_threshold", "missed_flag", "open_disputes",
     "override_section", "parse_date", "parse_score", "rank", "resolve_dispute", "review_queue",
     "segment_at", "sparkline", "weakest", "weekly_sample", "weekly_trend",
 ]

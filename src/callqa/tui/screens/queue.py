@@ -55,7 +55,7 @@ class QueueScreen(Screen):
         try:
             rubric = self.app.rubric() if self.app.rubric_loaded else None
             with self.app.session() as session:
-                items = review_queue(session, QueueSettings(), rubric=rubric)
+                items = review_queue(session, QueueSettings(), rubric=rubric, states=self.app.workspace.criteria)
         except Exception as exc:
             self.app.call_from_thread(self.notify, str(exc), title="Could not build the queue", severity="error")
             return
