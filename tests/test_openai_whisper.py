@@ -87,6 +87,8 @@ def test_beam_search_transcribes_jfk_with_word_times(name, jfk, engines):
     words = [w for s in segments for w in s.words]
     assert words and all(0 <= w.start <= w.end <= len(jfk) / 16_000 + 0.5 for w in words)
     assert [w.start for w in words] == sorted(w.start for w in words)
+    # each word's probability (issue 18): Whisper's own, not the 1.0 a word without one gets
+    assert all(0 < w.probability <= 1 for w in words) and any(w.probability < 0.99 for w in words)
 
 
 @pytest.mark.slow
@@ -96,6 +98,8 @@ def test_vad_times_are_on_the_original_timeline(jfk, engines):
     segments = engines("tiny.en").transcribe(padded, EngineOptions(beam_size=1, vad=True))
     first = segments[0].words[0]
     assert 4.5 < first.start < 6.0, first  # the speech starts after 5 s of silence
+    words = [w for s in segments for w in s.words]  # mapped back with their probabilities
+    assert all(0 < w.probability <= 1 for w in words) and any(w.probability < 0.99 for w in words)
     assert segments[-1].end <= 5 + len(jfk) / 16_000 + 0.5
 
 

@@ -43,7 +43,7 @@ from callqa.storage.models import Base, Call, FlagRow, SegmentRow
 from callqa.storage.models import Review as ReviewRow
 from callqa.transcript import Segment, Transcript, Word
 
-HEAD = "0006"  # the newest migration
+HEAD = "0007"  # the newest migration
 
 
 # ----------------------------------------------------------------------------- stand-ins
@@ -63,6 +63,7 @@ class FakeFlag:
     suggestion: str | None = None
     explanation: str | None = None
     details: dict = field(default_factory=dict)
+    confidence: float | None = None
 
 
 @dataclass(frozen=True)
@@ -88,7 +89,7 @@ def make_transcript(file: str = "calls/a.wav", n: int = 3, words: bool = True, t
 RUDE = FakeFlag("empathy.no_dismissive", "empathy", "negative", "major", "agent", 2.0, 3.5,
                 "that's not my problem", "Dismissive phrase", "I understand, let me help",
                 "matched phrase 'not my problem' (score 96)",
-                {"check": "existence", "phrase": "not my problem", "score": 96.0})
+                {"check": "existence", "phrase": "not my problem", "score": 96.0}, 0.31)
 GREETING = FakeFlag("opening.greeting", "opening", "positive", "minor", "agent", 0.0, 1.0,
                     "thank you for calling", "Greeted the customer", None, "matched phrase")
 DEAD_AIR = FakeFlag("listening.dead_air", "listening", "negative", "minor", None, None, None,
@@ -234,8 +235,11 @@ def test_a_scored_call_reads_back_as_it_was_saved(session):
     assert (rude.text, rude.message, rude.suggestion) == (RUDE.text, RUDE.message, RUDE.suggestion)
     assert rude.explanation == RUDE.explanation and rude.details == RUDE.details
     assert (rude.origin, rude.review_status) == ("machine", None)
+    # how sure the transcript was of the flag's words survives storage (issue 18)
+    assert (rude.confidence, rude.uncertain) == (0.31, True)
     dead = by_criterion["listening.dead_air"]
     assert (dead.speaker, dead.start, dead.end) == (None, None, None)
+    assert (dead.confidence, dead.uncertain) == (None, False)
 
     # the transcript comes back whole (words included) for rescoring without Whisper
     assert stored.segments == transcript.segments

@@ -16,6 +16,14 @@ from conftest import shared_file, write_audio
 pytestmark = pytest.mark.slow
 
 
+def assert_word_confidence(transcript) -> None:
+    """Every word carries Whisper's probability (issue 18): in (0, 1], and not the 1.0 that a word
+    without one gets (a path that dropped them would give 1.0 everywhere)."""
+    words = [w for s in transcript.segments for w in s.words]
+    assert words and all(0 < w.probability <= 1 for w in words)
+    assert any(w.probability < 0.99 for w in words)
+
+
 @pytest.fixture(autouse=True)
 def private_cache(tmp_path, monkeypatch):
     monkeypatch.setenv("CALLQA_CACHE_DIR", str(tmp_path / "cache"))
@@ -42,6 +50,7 @@ def test_stereo_channels_give_roles_on_one_timeline(two_party_call):
     assert "ask not what your country" in " ".join(s.text for s in agent).lower()
     assert [s.start for s in t.segments] == sorted(s.start for s in t.segments)
     assert all(s.words for s in t.segments)  # word timestamps kept for later stages
+    assert_word_confidence(t)
 
 
 def test_agent_channel_setting_swaps_roles(two_party_call):
@@ -57,7 +66,8 @@ def test_second_run_is_a_cache_hit_and_runs_no_model(two_party_call, monkeypatch
 
     monkeypatch.setattr(asr, "get_transcriber", no_model)
     second = transcribe_file(two_party_call)
-    assert second.segments == first.segments and second.extra["cache"] == "hit"
+    assert second.segments == first.segments and second.extra["cache"] == "hit"  # probabilities too
+    assert_word_confidence(second)
     with pytest.raises(AssertionError, match="cache should have answered"):
         transcribe_file(two_party_call, TranscribeSettings(beam_size=1))  # other options: a miss
 
@@ -140,12 +150,14 @@ def test_mono_call_roles_from_diarization_match_the_script():
                 total += 1
                 right += truth == {seg.speaker}
     assert total > 150 and right / total > 0.9
+    assert_word_confidence(t)
 
 
 def test_mono_agent_override(tmp_path):
     from conftest import SAMPLES
     t = transcribe_file(SAMPLES / "c06_carmen_solar.mp3", TranscribeSettings(mono_agent="second"))
     assert t.roles == "override" and t.segments[0].speaker == "customer"
+    assert_word_confidence(t)
 
 
 def test_a_mono_transcript_cached_by_older_role_rules_is_transcribed_again(tmp_path, monkeypatch):

@@ -23,6 +23,15 @@ UNASSIGNED = "unassigned"
 #: Version of a flag's JSON form (``Flag.to_dict``).
 FLAG_JSON_VERSION = 1
 
+#: A flag whose words include one Whisper gave a probability under this is uncertain: on the
+#: sample calls and aws-call-49 a word below it is more often misheard than not
+#: (``benchmarks/word_confidence.py``).
+UNCERTAIN_BELOW = 0.4
+#: A coaching report quotes a flag's words as the agent's own only when its least sure word is at
+#: least this: under it a word was misheard about one time in three on those calls (0.33-0.46 per
+#: bin from 0.4 to 0.7), from it on one in five or fewer.
+QUOTABLE_FROM = 0.7
+
 @dataclass(frozen=True, slots=True)
 class Flag:
     """One piece of evidence: good behaviour (``positive``) or a problem (``negative``).
@@ -48,6 +57,20 @@ class Flag:
     #: Structured form of the explanation: check type, phrase or pattern, score, value (None or
     #: empty: none).
     details: dict[str, Any] | None = field(default=None, compare=False, hash=False)
+    #: How sure the transcript is of the flag's words: the lowest probability Whisper gave one of
+    #: them (0..1); None when the flag quotes no words (something missing, a measurement) or its
+    #: transcript gives none (a text transcript).
+    confidence: float | None = None
+
+    @property
+    def uncertain(self) -> bool:
+        """The flag rests on words the transcript is unsure of (``UNCERTAIN_BELOW``)."""
+        return self.confidence is not None and self.confidence < UNCERTAIN_BELOW
+
+    @property
+    def quotable(self) -> bool:
+        """Sure enough to quote as said (``QUOTABLE_FROM``); a flag without word confidence is."""
+        return self.confidence is None or self.confidence >= QUOTABLE_FROM
 
     def to_dict(self) -> dict[str, Any]:
         """The flag's JSON form (version ``FLAG_JSON_VERSION``); times in seconds, to 0.01."""
@@ -55,7 +78,8 @@ class Flag:
                 "polarity": self.polarity, "severity": self.severity, "speaker": self.speaker,
                 "start": _seconds(self.start), "end": _seconds(self.end), "text": self.text,
                 "message": self.message, "suggestion": self.suggestion,
-                "explanation": self.explanation, "details": dict(self.details or {})}
+                "explanation": self.explanation, "details": dict(self.details or {}),
+                "confidence": self.confidence, "uncertain": self.uncertain}
 
 
 def _seconds(value: float | None) -> float | None:

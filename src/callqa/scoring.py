@@ -10,6 +10,11 @@ The formula:
   the sections' weights; ``None`` when no section applies.
 - A call where the rubric's ``service_call`` gate is not found is not a service call (a wrong
   number, a test call): ``service_call`` is False and it has no score (overall, raw, sections).
+- A fault the transcript is unsure of (``Flag.uncertain``: its words include one Whisper was
+  unsure of) does not count against the agent unless ``uncertain_count`` (the workspace's
+  ``uncertain-flags-count``): a criterion that failed on such faults alone passes, as if a reviewer
+  had rejected them, until a reviewer accepts one. A fault about something missing has no words
+  and always counts.
 - A failed ``critical`` criterion caps the overall score at the rubric's ``critical_cap``
   (0 by default: auto-fail); ``critical_failed`` lists them and ``raw_score`` keeps the
   uncapped figure.
@@ -109,8 +114,23 @@ def reviewed_status(status: str, flags: Iterable[tuple[str, str, str | None]]) -
     return status
 
 
-def score_results(results: list[CriterionResult], rubric: Rubric, service_call: bool = True) -> CallScore:
+def uncounted(result: CriterionResult) -> CriterionResult:
+    """The result with its uncertain faults not counted: a failure whose every fault is uncertain
+    passes (its flags stay, for review)."""
+    faults = [f for f in result.flags if f.polarity == "negative"]
+    if result.status != "fail" or not faults or not all(f.uncertain for f in faults):
+        return result
+    from dataclasses import replace
+
+    return replace(result, status="pass", detail=f"{result.detail}; " * bool(result.detail)
+                   + f"{len(faults)} uncertain fault(s) not counted")
+
+
+def score_results(results: list[CriterionResult], rubric: Rubric, service_call: bool = True,
+                  uncertain_count: bool = False) -> CallScore:
     """Section and overall scores of a call's criterion results (see the module docstring)."""
+    if not uncertain_count:
+        results = [uncounted(r) for r in results]
     flags = tuple(sorted((f for r in results for f in r.flags), key=lambda f: (f.start, f.end)))
     if not service_call:
         return CallScore(None, None, {sec.id: None for sec in rubric.sections}, tuple(results), flags, (),
@@ -125,13 +145,15 @@ def score_results(results: list[CriterionResult], rubric: Rubric, service_call: 
                      critical_cap=rubric.critical_cap)
 
 
-def score_transcript(transcript: Transcript, rubric: Rubric | None = None) -> CallScore:
-    """Score one call with ``rubric`` (the packaged default when None)."""
+def score_transcript(transcript: Transcript, rubric: Rubric | None = None,
+                     uncertain_count: bool = False) -> CallScore:
+    """Score one call with ``rubric`` (the packaged default when None); ``uncertain_count``: the
+    workspace's ``uncertain-flags-count``."""
     from callqa.rubric.engine import engine_for
 
     rubric = rubric or default_rubric()
     results, service_call = engine_for(rubric).judge(transcript)
-    return score_results(results, rubric, service_call)
+    return score_results(results, rubric, service_call, uncertain_count)
 
 
 def default_rubric() -> Rubric:

@@ -7,6 +7,7 @@ they are interruptions, and later stages measure them.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -16,6 +17,14 @@ SPEAKERS = (AGENT, CUSTOMER)
 
 #: Version of the JSON form written by ``Transcript.to_dict``.
 JSON_VERSION = 1
+
+
+def word_spans(text: str, n: int) -> list[tuple[int, int]]:
+    """The character spans of a turn's ``n`` recognised words in its ``text``: its
+    whitespace-separated tokens, when there are ``n`` of them; [] when they do not line up (a turn
+    without words, an imported one)."""
+    spans = [m.span() for m in re.finditer(r"\S+", text)]
+    return spans if n and len(spans) == n else []
 
 
 @dataclass(frozen=True, slots=True)

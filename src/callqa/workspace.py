@@ -164,6 +164,8 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     # [criteria]: criterion id → human | assisted | automatic; [graduation]: the rule's bars
     "criteria": (_states, {}, False),
     "graduation": (_graduation, {}, False),
+    # a fault on words the transcript is unsure of counts against the agent (scoring.uncounted)
+    "uncertain-flags-count": (_flag, False, False),
 }
 
 
@@ -187,6 +189,7 @@ class Workspace:
     reviewer: str | None = None
     criteria: Mapping[str, str] = field(default_factory=dict)
     graduation: Mapping[str, float] = field(default_factory=dict)
+    uncertain_flags_count: bool = False
     #: key → where its value came from ("--db", "$CALLQA_DB", a file, "default")
     sources: Mapping[str, str] = field(default_factory=dict, compare=False, repr=False)
 

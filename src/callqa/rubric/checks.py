@@ -31,19 +31,20 @@ class Outcome:
 
 
 def make_flag(crit: Criterion, polarity: str, speaker: str, start: float, end: float, text: str,
-              explanation: str, details: dict[str, Any] | None = None) -> Flag:
+              explanation: str, details: dict[str, Any] | None = None, confidence: float | None = None) -> Flag:
     neg = polarity == "negative"
     return Flag(crit.id, crit.category, polarity, crit.severity if neg else "info",  # type: ignore[arg-type]
                 speaker, round(start, 2), round(end, 2), text,
                 crit.message if neg else (crit.praise or crit.name),
-                crit.suggestion if neg else "", explanation, details or {})
+                crit.suggestion if neg else "", explanation, details or {}, confidence)
 
 
 def hit_flag(ctx: CallContext, crit: Criterion, polarity: str, h: Hit, prefix: str = "") -> Flag:
     start, end = ctx.time(h.seg, h.start, h.end)
     seg = ctx.segments[h.seg]
     return make_flag(crit, polarity, seg.speaker, start, end, seg.text[h.start:h.end],
-                     prefix + explain(h), {"how": h.how, "match": h.label, "score": h.score, **dict(h.extra)})
+                     prefix + explain(h), {"how": h.how, "match": h.label, "score": h.score, **dict(h.extra)},
+                     ctx.confidence(h.seg, h.start, h.end))
 
 
 class Evaluator(Protocol):

@@ -11,11 +11,11 @@ none of them (nor the engine); an import-linter contract in pyproject.toml keeps
 
 from __future__ import annotations
 
-import re
+import bisect
 from collections import Counter
 from typing import TYPE_CHECKING, Any, Protocol
 
-from callqa.transcript import Segment, Transcript
+from callqa.transcript import Segment, Transcript, Word, word_spans
 
 from .text import normalize, tokens
 
@@ -53,6 +53,7 @@ class CallContext:
         #: sentence spans and vectors (``semantic.sentence_vectors``)
         self.vectors_wanted: dict[str, set[int]] = {}
         self.vectors: dict[tuple[str, int], tuple[list[tuple[int, int]], Any]] = {}
+        self._word_starts: dict[int, list[int]] = {}
 
     def scope(self, speaker: str, window: Window | None) -> list[int]:
         """Indexes of the segments by ``speaker`` ("any": all) overlapping ``window``."""
@@ -83,13 +84,30 @@ class CallContext:
         """Seconds for characters [a, b) of a segment: from its words' timestamps when they
         line up with the text's words, else interpolated along the segment."""
         s = self.segments[seg]
+        words = self.words_at(seg, a, b)
+        if words:
+            return words[0].start, words[-1].end
         n = len(s.text)
-        if s.words:
-            starts = [m.start() for m in re.finditer(r"\S+", s.text)]
-            if len(starts) == len(s.words):
-                wi = max(0, sum(1 for x in starts if x <= a) - 1)
-                wj = max(wi, sum(1 for x in starts if x < b) - 1)
-                return s.words[wi].start, s.words[wj].end
         if n == 0:
             return s.start, s.end
         return s.start + s.duration * a / n, s.start + s.duration * b / n
+
+    def words_at(self, seg: int, a: int, b: int) -> tuple[Word, ...]:
+        """The recognised words that characters [a, b) of a segment cover (the flag's evidence);
+        () when the segment has no words or they do not line up with its text."""
+        s = self.segments[seg]
+        if not s.words:
+            return ()
+        starts = self._word_starts.get(seg)
+        if starts is None:
+            starts = self._word_starts[seg] = [a for a, _ in word_spans(s.text, len(s.words))]
+        if not starts:
+            return ()
+        wi = max(0, bisect.bisect_right(starts, a) - 1)
+        wj = max(wi, bisect.bisect_left(starts, b) - 1)
+        return s.words[wi:wj + 1]
+
+    def confidence(self, seg: int, a: int, b: int) -> float | None:
+        """How sure the transcript is of characters [a, b): the lowest probability of the words
+        they cover; None without words."""
+        return min((w.probability for w in self.words_at(seg, a, b)), default=None)

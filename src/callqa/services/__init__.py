@@ -67,7 +67,7 @@ class CallOutcome:
 #: The keys of a flag in the score line (README, "Score JSON line"): the flag's JSON form
 #: (``Flag.to_dict``) without its own version and the structured details.
 SCORE_LINE_FLAG_KEYS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
-                        "message", "suggestion", "explanation")
+                        "message", "suggestion", "explanation", "confidence", "uncertain")
 
 
 def _line_flag(flag: Flag, states: Mapping[str, str] | None = None) -> dict[str, Any]:
@@ -100,11 +100,19 @@ class BatchSummary:
         return [o for o in self.outcomes if o.status == "failed"]
 
 
-def rubric_hash(rubric: Rubric) -> str:
+def rubric_hash(rubric: Rubric, uncertain_count: bool = False) -> str:
     """A short hash of the rubric's content (``Rubric.content_hash``): any edit gives a new hash, so
     stored calls are rescored. Stored as ``calls.rubric_hash``; not the rubric file's ``version:``
-    field (``Rubric.version``, ``CallScore.rubric_version``), which an author may leave unchanged."""
-    return rubric.content_hash
+    field (``Rubric.version``, ``CallScore.rubric_version``), which an author may leave unchanged.
+    The setting the score formula reads, ``uncertain-flags-count``, is part of it: changing it
+    rescores too."""
+    return scoring_hash(rubric.content_hash, uncertain_count)
+
+
+def scoring_hash(content_hash: str, uncertain_count: bool) -> str:
+    """What decides a rescore: the rubric's content hash and the formula's setting (``/u0``: uncertain
+    faults not counted, the default; ``/u1``: counted)."""
+    return f"{content_hash}/u{int(uncertain_count)}"
 
 
 # --- the database ---------------------------------------------------------------------------
@@ -161,6 +169,7 @@ class _Batch:
     settings: TranscribeSettings | None
     redact: bool
     company: str | None
+    uncertain_count: bool = False
 
 
 @dataclass(frozen=True)
@@ -214,7 +223,7 @@ def _transcribe_and_score(batch: _Batch, job: _Job) -> _Done:
         if batch.redact:
             transcript = redact_transcript(transcript)
         transcript = replace(transcript, file=job.file)
-        result = _score(transcript, rubric)
+        result = _score(transcript, rubric, batch.uncertain_count)
         if not result.service_call:  # reported with the reason, not stored as a scored call
             return _Done(job, CallOutcome(job.file, "not_service", info.agent, job.call_id, result,
                                           transcript.duration, _not_service(job.file)))
@@ -230,12 +239,12 @@ def _transcribe_and_score(batch: _Batch, job: _Job) -> _Done:
         return _Done(job, CallOutcome(job.file, "failed", error=f"{job.file}: unexpected {type(exc).__name__}: {exc}"))
 
 
-def _score(transcript: Transcript, rubric: Rubric) -> CallScore:
+def _score(transcript: Transcript, rubric: Rubric, uncertain_count: bool) -> CallScore:
     from callqa.scoring import score_transcript
 
     if not transcript.segments:
         raise CallQAError(f"{transcript.file}: no speech was recognised; is the recording silent?")
-    result = score_transcript(transcript, rubric)
+    result = score_transcript(transcript, rubric, uncertain_count)
     if result.score is None and result.service_call:
         raise CallQAError(f"{transcript.file}: no criterion of rubric {rubric.id!r} applies to this call")
     return result
@@ -338,7 +347,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
     rubric_file = read_rubric(ws.rubric)
     # a file validated before is known by its content, without validating it again (it is loaded
     # when a call needs scoring); a new or bad rubric is validated here, before any work
-    rhash = rubric_file.known_hash() or rubric_file.load().content_hash
+    rhash = scoring_hash(rubric_file.known_hash() or rubric_file.load().content_hash, ws.uncertain_flags_count)
     paths = list(paths)
     mapper = AgentMapper(ws.name_pattern, agent, roots=paths)
     inputs = find_inputs(paths)
@@ -374,7 +383,7 @@ def score_paths(paths: Iterable[str | Path], ws: Workspace = Workspace(), *, age
             if not executor:  # share this machine's cores between the workers
                 threads = max(1, default_workers() // workers) if workers > 1 else 0
             batch = _Batch(rubric_file.rubric, rhash, replace(TranscribeSettings.of(ws), threads=threads), ws.redact,
-                           ws.company)
+                           ws.company, ws.uncertain_flags_count)
             _run_jobs(session, _fresh(session, jobs, rhash, rescore, emit), batch, workers, executor, emit)
         if ws.redact:
             summary.unredacted = storage.count_unredacted(session)
@@ -400,7 +409,7 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
     keeps its agent. Calls already scored with this rubric (same content hash) are skipped unless
     ``rescore``."""
     rubric = load_rubric(ws.rubric)
-    rhash = rubric_hash(rubric)
+    rhash = rubric_hash(rubric, ws.uncertain_flags_count)
     storage.check_writable(open_database(ws.db))
     summary = BatchSummary()
 
@@ -420,7 +429,7 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                 else:
                     jobs.append(_Job(call.file, call.content_hash, CallInfo(call.agent, call.call_date, "stored"),
                                      call_id=call.id))
-        batch = _Batch(rubric, rhash, None, ws.redact, ws.company)
+        batch = _Batch(rubric, rhash, None, ws.redact, ws.company, ws.uncertain_flags_count)
         _run_jobs(session, _fresh(session, jobs, rhash, rescore, emit), batch, worker_count(ws.workers, len(jobs)),
                   None, emit)
         if ws.redact:

@@ -23,6 +23,12 @@ How the content is chosen (a user sees the results; keep this in step with the R
   talk time, interruptions (the agent starts while the customer speaks and they overlap for at
   least the rubric's threshold), silences at least as long as the rubric's hold threshold, and
   the longest silence, each against the team.
+- Word confidence: a flag whose words the transcript is unsure of (``Flag.uncertain``) that no
+  reviewer accepted is never counted or quoted as the agent's own words (things to work on,
+  strengths, phrases): such flags are listed apart ("check the recording") with what was heard.
+  Words are quoted as said only from flags sure enough to quote (``Flag.quotable``, or accepted by
+  a reviewer); a surer-than-uncertain flag that is not counts, unquoted. Every quote says how sure
+  the transcript is of it (``Quote.sureness``).
 - Quotes are the sentence around the flagged words, PII-redacted (``callqa.redact``) unless
   ``redact=False``.
 """
@@ -41,12 +47,13 @@ from typing import Any
 from sqlalchemy.orm import Session
 
 from callqa.errors import CallQAError
-from callqa.records import UNASSIGNED, StoredFlag
+from callqa.records import QUOTABLE_FROM, UNASSIGNED, UNCERTAIN_BELOW, StoredFlag
 from callqa.redact import redact_text
 from callqa.rubric.flags import fill_placeholders
 from callqa.rubric.metrics import silent_gaps, talk_share, talked_over
 from callqa.rubric.schema import Criterion, MetricCheck, Rubric
 from callqa.storage import report_queries as q
+from callqa.transcript import word_spans
 from callqa.workspace import STATE_LEGEND, STATE_MARKERS
 
 #: Version of the JSON form written by ``report_json``.
@@ -55,6 +62,8 @@ FOCUS_ITEMS = 3
 #: Further failing criteria listed after the top 3 (name, how often, what to say).
 ALSO_ITEMS = 5
 QUOTES_PER_ITEM = 3
+#: flags on unsure words listed apart, at most
+UNSURE = 10
 STRENGTHS = 3
 STRENGTH_MIN = 75.0
 #: ... or at least this, and STRENGTH_LEAD points above the team.
@@ -103,6 +112,21 @@ class Quote:
     speaker: str
     text: str
     match: str | None = None
+    #: the lowest probability of the quoted flag's words, or of the turn quoted whole (None: not known)
+    confidence: float | None = None
+
+    @property
+    def quotable(self) -> bool:
+        """Sure enough to quote as said (``records.QUOTABLE_FROM``; not known: as given)."""
+        return self.confidence is None or self.confidence >= QUOTABLE_FROM
+
+    @property
+    def sureness(self) -> str:
+        """How sure the transcript is of the quoted words, in words."""
+        if self.confidence is None:
+            return "word confidence not known"
+        sure = "unsure: check the recording" if self.confidence < UNCERTAIN_BELOW else "sure"
+        return f"transcript {sure} (least sure word {self.confidence:.0%})"
 
     @property
     def timestamp(self) -> str:
@@ -117,6 +141,16 @@ class Quote:
                 j = i + len(self.match)
                 return self.text[:i], self.text[i:j], self.text[j:]
         return self.text, "", ""
+
+
+@dataclass(frozen=True, slots=True)
+class UnsureFlag:
+    """A flag on words the transcript is unsure of: what was heard, to check against the recording."""
+
+    criterion: str
+    name: str
+    polarity: str
+    quote: Quote
 
 
 @dataclass(frozen=True, slots=True)
@@ -229,6 +263,8 @@ class AgentReport:
     lowest_calls: tuple[CallRef, ...]
     reviews: q.ReviewCounts
     redacted: bool
+    #: flags on words the transcript is unsure of: not counted or quoted above
+    unsure: tuple[UnsureFlag, ...] = ()
 
     @property
     def legend(self) -> str:
@@ -478,7 +514,9 @@ def _build(session: Session, team: _Team, agent: str, redact: bool, now: datetim
         phrases=_phrases(q.phrase_tallies(session, aid, limit=PHRASES, **span), criteria, clean),
         listening=_listening(team, by_id),
         lowest_calls=tuple(CallRef(c.id, c.file, c.call_date.date(), c.score, c.negative_flags) for c in lowest),
-        reviews=q.review_counts(session, aid, **span), redacted=redact)
+        reviews=q.review_counts(session, aid, **span), redacted=redact,
+        unsure=tuple(UnsureFlag(f.criterion, _name(criteria, f.criterion), f.polarity, quoter.flag_quote(f))
+                     for f in q.unsure_flags(session, aid, limit=UNSURE, **span)))
 
 
 def _as_date(value: date | datetime | None) -> date | None:
@@ -534,6 +572,11 @@ def _focus_item(count: q.CriterionCount, flags: list[StoredFlag], n_calls: int, 
         team_rate=(team.failing.get(count.criterion, 0) / len(team.calls)) if team.calls else None,
         points=round(pts, 2), impact=round(pts * count.calls / max(n_calls, 1), 2), quotes=found,
         context=context, missed_in=missed)
+
+
+def _name(criteria: dict[str, Criterion], criterion: str) -> str:
+    c = criteria.get(criterion)
+    return c.name if c else criterion
 
 
 def _praise(c: Criterion | None, f: StoredFlag) -> str:
@@ -639,13 +682,14 @@ class _Quoter:
                     return t
         return cands[0] if cands else None
 
-    def _quote(self, call_id: int, start: float, speaker: str, text: str, match: str | None) -> Quote:
+    def _quote(self, call_id: int, start: float, speaker: str, text: str, match: str | None,
+               confidence: float | None = None) -> Quote:
         c = self.calls[call_id]
         text = self.clean(text)
         m = self.clean(match) if match else None
         if m and m.lower() not in text.lower():
             m = None
-        return Quote(call_id, c.file, c.call_date.date(), start, speaker, text, m)
+        return Quote(call_id, c.file, c.call_date.date(), start, speaker, text, m, confidence)
 
     def flag_quote(self, f: StoredFlag) -> Quote:
         """The sentence around the flagged words (the whole turn of a reviewer's flag without words)."""
@@ -653,13 +697,19 @@ class _Quoter:
         start = f.start if f.start is not None else (turn.start if turn else 0.0)
         speaker = (turn.speaker if turn else f.speaker) or "agent"
         if turn is None:
-            return self._quote(f.call_id, start, speaker, f.text, f.text or None)
+            return self._quote(f.call_id, start, speaker, f.text, f.text or None, f.confidence)
         if not f.text:
-            return self._quote(f.call_id, turn.start, speaker, _shorten(turn.text, 0, 0), None)
+            return self._quote(f.call_id, turn.start, speaker, _shorten(turn.text, 0, 0), None, turn.confidence)
         i = turn.text.lower().find(f.text.lower())
         if i < 0:
-            return self._quote(f.call_id, start, speaker, f.text, f.text)
-        return self._quote(f.call_id, start, speaker, _sentence(turn.text, i, i + len(f.text)), f.text)
+            return self._quote(f.call_id, start, speaker, f.text, f.text, f.confidence)
+        lo, hi = _sentence_span(turn.text, i, i + len(f.text))
+        around = _least_sure(turn, lo, hi)
+        if around is not None and around < QUOTABLE_FROM:  # the words around are unsure: the flag's alone
+            return self._quote(f.call_id, start, speaker, f.text, f.text, f.confidence)
+        least = min((x for x in (f.confidence, around) if x is not None), default=None)
+        sentence = _shorten(turn.text[lo:hi].strip(), i - lo, i - lo + len(f.text))
+        return self._quote(f.call_id, start, speaker, sentence, f.text, least)
 
     def _context(self, f: StoredFlag, c: Criterion) -> Quote | None:
         """For a missing behaviour in a time window: the turn its speaker said there instead."""
@@ -672,7 +722,7 @@ class _Quoter:
         if not inside:
             return None
         t = inside[-1] if c.window.last_s is not None else inside[0]
-        return self._quote(f.call_id, t.start, t.speaker, _shorten(t.text, 0, 0), None)
+        return self._quote(f.call_id, t.start, t.speaker, _shorten(t.text, 0, 0), None, t.confidence)
 
     def _event(self, f: StoredFlag, c: Criterion | None) -> bool:
         """A measured event said by someone (an interruption, a monologue), not a whole-call figure."""
@@ -687,29 +737,28 @@ class _Quoter:
         order = sorted(fl, key=lambda f: (self.calls[f.call_id].call_date, f.call_id, -(f.start or 0.0)),
                        reverse=True)
         worded = [f for f in order if f.text.strip() or f.origin == "reviewer" or self._event(f, c)]
-        picked: list[StoredFlag] = []
+        firsts: list[StoredFlag] = []
         seen: set[int] = set()
         for f in worded:  # one per call first
-            if len(picked) == QUOTES_PER_ITEM:
-                break
             if f.call_id not in seen:
-                picked.append(f)
+                firsts.append(f)
                 seen.add(f.call_id)
-        chosen = {f.id for f in picked}
-        for f in worded:
-            if len(picked) == QUOTES_PER_ITEM:
+        chosen = {f.id for f in firsts}
+        quotes: list[Quote] = []
+        for f in firsts + [f for f in worded if f.id not in chosen]:
+            if len(quotes) == QUOTES_PER_ITEM:
                 break
-            if f.id not in chosen:
-                picked.append(f)
-        quotes = [self.flag_quote(f) for f in picked]
+            quote = self.flag_quote(f)
+            if quote.quotable or f.review_status == "accepted" or f.origin == "reviewer":
+                quotes.append(quote)
         if quotes or c is None or c.window is None:
             return tuple(quotes), False
         context = []
         for f in order:
-            if f.call_id in {x.call_id for x in context}:
+            if f.text.strip() or f.call_id in {x.call_id for x in context}:  # words of its own: not context
                 continue
             quote = self._context(f, c)
-            if quote is not None:
+            if quote is not None and quote.quotable:
                 context.append(quote)
             if len(context) == QUOTES_PER_ITEM:
                 break
@@ -728,13 +777,19 @@ def _ends(text: str, lo: int, hi: int) -> Iterator[int]:
         yield m.end()
 
 
-def _sentence(text: str, a: int, b: int) -> str:
-    """The sentence(s) of ``text`` holding characters [a, b), shortened to about QUOTE_CHARS."""
+def _sentence_span(text: str, a: int, b: int) -> tuple[int, int]:
+    """Where the sentence(s) of ``text`` holding characters [a, b) are."""
     start = 0
     for start in _ends(text, 0, a):
         pass
-    end = next(_ends(text, b, len(text)), len(text))
-    return _shorten(text[start:end].strip(), a - start, b - start)
+    return start, next(_ends(text, b, len(text)), len(text))
+
+
+def _least_sure(turn: q.Turn, lo: int, hi: int) -> float | None:
+    """The lowest probability of the turn's words within characters [lo, hi) (None: its words do
+    not line up with its text, or it has none)."""
+    spans = word_spans(turn.text, len(turn.probabilities))
+    return min((p for (a, b), p in zip(spans, turn.probabilities) if a < hi and b > lo), default=None)
 
 
 def _shorten(text: str, a: int, b: int) -> str:

@@ -16,7 +16,10 @@ Rules a user would notice:
   recognition probability under ``QueueSettings.word_probability``, 0.75), ``fuzzy match``
   (a flag from a fuzzy phrase match scoring less than ``fuzzy_margin`` (5) points above its
   criterion's threshold), ``uncertain meaning`` (a flag from a semantic match that the detector
-  marked low confidence: similarity under the threshold plus the check's ``confident``), and
+  marked low confidence: similarity under the threshold plus the check's ``confident``),
+  ``unsure words`` (a flag nobody decided on yet rests on words the transcript is unsure of,
+  ``Flag.uncertain``: it does not count until a reviewer accepts it, so it ranks above the other
+  low-confidence reasons), and
   ``lowest score`` (each agent's ``lowest_per_agent`` lowest-scoring calls among the ``window``
   newest unreviewed calls, 1 by default: a weak call is seen even when nothing else flags it), and
   ``weekly sample`` (``per_agent_week`` calls, 1 by default, drawn
@@ -46,7 +49,7 @@ from sqlalchemy.orm import Session
 from callqa import storage
 from callqa.storage import calibration_queries as cq
 from callqa.storage import review_queries as rq
-from callqa.records import UNASSIGNED, CallSummary, Flag, Review, StoredCall
+from callqa.records import UNASSIGNED, UNCERTAIN_BELOW, CallSummary, Flag, Review, StoredCall, StoredFlag
 from callqa.rubric.flags import fill_placeholders
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
@@ -276,8 +279,8 @@ def override_section(session: Session, call: StoredCall, section: str, new_score
 # --------------------------------------------------------------------------- review queue
 
 #: reason → priority; an item's priority is its highest reason's plus 1 per further reason
-PRIORITY = {"disputed": 100, "critical": 90, "uncertain roles": 60, "poor audio": 55, "fuzzy match": 40,
-            "uncertain meaning": 40, "lowest score": 30, "weekly sample": 10}
+PRIORITY = {"disputed": 100, "critical": 90, "unsure words": 70, "uncertain roles": 60, "poor audio": 55,
+            "fuzzy match": 40, "uncertain meaning": 40, "lowest score": 30, "weekly sample": 10}
 
 
 @dataclass(frozen=True)
@@ -371,6 +374,10 @@ def review_queue(session: Session, settings: QueueSettings = QueueSettings(), *,
         if mean < settings.word_probability:
             reasons[call_id].add("poor audio")
             notes[call_id]["poor audio"] = f"mean word probability {mean:.2f} over {n} words"
+    for call_id, (criterion, confidence, text, n) in rq.unsure_flags(session, ids, UNCERTAIN_BELOW).items():
+        reasons[call_id].add("unsure words")
+        notes[call_id]["unsure words"] = (f"{n} flag(s) on words heard unsurely; {criterion} on "
+                                          f"\"{text}\" at {confidence:.2f}")
     for hit in rq.fuzzy_hits(session, ids):
         if hit.how == "semantic":
             if hit.low_confidence:

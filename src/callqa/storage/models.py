@@ -175,6 +175,8 @@ class FlagRow(Base):
     explanation: Mapped[str | None] = mapped_column(Text)
     #: the structured explanation (check type, phrase or pattern, match score, value)
     details: Mapped[dict[str, Any] | None] = mapped_column(JSON)
+    #: the lowest probability Whisper gave the flag's words (``Flag.confidence``); NULL: no words
+    confidence: Mapped[float | None] = mapped_column(Float)
     origin: Mapped[str] = mapped_column(String(16), server_default="machine")
     #: "accepted" / "rejected" by the latest reviewer decision, NULL when none
     review_status: Mapped[str | None] = mapped_column(String(16))

@@ -2,7 +2,10 @@
 team's figures to compare with, and the few transcript turns a report quotes.
 
 Every function takes a Session and returns plain frozen data, never ORM rows. "Standing" flags
-are the ones no reviewer rejected (reviewer-added flags included); scores are the ones that count
+are the ones no reviewer rejected (reviewer-added flags included); "heard" flags are the standing
+ones whose words the transcript is sure of (``Flag.uncertain`` false) or a reviewer accepted: only
+they are counted, the rest are listed apart (``unsure_flags``); words are quoted as the agent's own
+only from surer flags still (``Flag.quotable``); scores are the ones that count
 (a review's call score, a section override). Date filters behave as in ``list_calls``:
 ``date_from`` inclusive, ``date_to`` inclusive for a date (the whole day), exclusive for a
 datetime.
@@ -15,10 +18,10 @@ from dataclasses import dataclass
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import ColumnElement, case, distinct, exists, func, or_, select
+from sqlalchemy import ColumnElement, and_, case, distinct, exists, func, or_, select
 from sqlalchemy.orm import Session
 
-from callqa.records import StoredFlag
+from callqa.records import QUOTABLE_FROM, UNCERTAIN_BELOW, StoredFlag
 from callqa.storage.models import Agent, Call, FlagRow, SectionScore, SegmentRow
 from callqa.storage.models import Review as ReviewRow
 from callqa.storage.repository import FLAG_COLUMNS, _date_filters, named_agents, stored_flag
@@ -81,6 +84,11 @@ class Turn:
     start: float
     end: float
     text: str
+    #: the lowest probability of its words (``Flag.confidence`` of a quote of the whole turn);
+    #: None without words
+    confidence: float | None = None
+    #: each word's probability, in order (empty without words)
+    probabilities: tuple[float, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -94,6 +102,13 @@ class ReviewCounts:
 
 def _standing() -> ColumnElement[bool]:
     return or_(FlagRow.review_status.is_(None), FlagRow.review_status != "rejected")
+
+
+def _heard(floor: float = UNCERTAIN_BELOW) -> ColumnElement[bool]:
+    """Standing, and its least sure word is at least ``floor`` (or it has none), or a reviewer
+    accepted it: counted (``UNCERTAIN_BELOW``), or quoted as said (``QUOTABLE_FROM``)."""
+    return and_(_standing(), or_(FlagRow.confidence.is_(None), FlagRow.confidence >= floor,
+                                 FlagRow.review_status == "accepted"))
 
 
 def _agent_calls(agent_id: int, date_from: DateLike, date_to: DateLike) -> Any:
@@ -158,7 +173,7 @@ def negative_counts(session: Session, agent_id: int, *, date_from: DateLike = No
         select(FlagRow.criterion, func.count(distinct(FlagRow.call_id)), func.count(), func.max(FlagRow.severity),
                func.max(FlagRow.message), func.max(FlagRow.suggestion))
         .where(FlagRow.call_id.in_(_agent_calls(agent_id, date_from, date_to)), FlagRow.polarity == "negative",
-               _standing())
+               _heard())
         .group_by(FlagRow.criterion)).all()
     return [CriterionCount(c, int(n), int(k), sev, msg or "", sug) for c, n, k, sev, msg, sug in rows]
 
@@ -169,7 +184,7 @@ def criterion_flags(session: Session, agent_id: int, criterion: str, *, polarity
     rows = session.connection().execute(
         select(*FLAG_COLUMNS).join(Call, Call.id == FlagRow.call_id)
         .where(Call.agent_id == agent_id, *_date_filters(date_from, date_to), FlagRow.criterion == criterion,
-               FlagRow.polarity == polarity, _standing())
+               FlagRow.polarity == polarity, _heard())
         .order_by(case((FlagRow.text == "", 1), else_=0), Call.call_date.desc(), Call.id.desc(),
                   FlagRow.start_s.desc(), FlagRow.id)
         .limit(limit)).all()
@@ -180,7 +195,7 @@ def newest_calls_with(session: Session, agent_id: int, criterion: str, *, date_f
                       date_to: DateLike = None, limit: int = 6) -> list[int]:
     """Ids of the agent's newest calls with a standing negative flag of ``criterion``."""
     has = exists().where(FlagRow.call_id == Call.id, FlagRow.criterion == criterion,
-                         FlagRow.polarity == "negative", _standing())
+                         FlagRow.polarity == "negative", _heard())
     return list(session.scalars(select(Call.id).where(Call.agent_id == agent_id, *_date_filters(date_from, date_to),
                                                       has)
                                 .order_by(Call.call_date.desc(), Call.id.desc()).limit(limit)))
@@ -192,7 +207,7 @@ def phrase_tallies(session: Session, agent_id: int, *, date_from: DateLike = Non
     grouped case-insensitively; two aggregate queries."""
     key = func.lower(func.trim(FlagRow.text))
     conds = (FlagRow.call_id.in_(_agent_calls(agent_id, date_from, date_to)), FlagRow.polarity == "negative",
-             FlagRow.speaker == "agent", FlagRow.text != "", _standing())
+             FlagRow.speaker == "agent", FlagRow.text != "", _heard(QUOTABLE_FROM))
     conn = session.connection()
     n_calls = func.count(distinct(FlagRow.call_id))
     top = conn.execute(select(key, func.min(func.trim(FlagRow.text)), func.count(), n_calls)
@@ -218,10 +233,24 @@ def best_positive_flags(session: Session, agent_id: int, *, date_from: DateLike 
                                             FlagRow.id.desc())).label("rank")
     ranked = (select(*FLAG_COLUMNS, rank).join(Call, Call.id == FlagRow.call_id)
               .where(Call.agent_id == agent_id, *_date_filters(date_from, date_to), FlagRow.polarity == "positive",
-                     FlagRow.speaker == "agent", FlagRow.text != "", _standing())
+                     FlagRow.speaker == "agent", FlagRow.text != "", _heard(QUOTABLE_FROM))
               .subquery())
     rows = session.connection().execute(select(*[c for c in ranked.c if c.name != "rank"])
                                         .where(ranked.c.rank == 1)).all()
+    return [stored_flag(r) for r in rows]
+
+
+def unsure_flags(session: Session, agent_id: int, *, date_from: DateLike = None,
+                 date_to: DateLike = None, limit: int = 20) -> list[StoredFlag]:
+    """The agent's standing flags on words the transcript is unsure of that no reviewer accepted
+    (not quoted as said: listed apart, to check against the recording), newest call first."""
+    rows = session.connection().execute(
+        select(*FLAG_COLUMNS).join(Call, Call.id == FlagRow.call_id)
+        .where(Call.agent_id == agent_id, *_date_filters(date_from, date_to), _standing(),
+               FlagRow.confidence < UNCERTAIN_BELOW,
+               or_(FlagRow.review_status.is_(None), FlagRow.review_status != "accepted"))
+        .order_by(Call.call_date.desc(), Call.id.desc(), FlagRow.start_s, FlagRow.id)
+        .limit(limit)).all()
     return [stored_flag(r) for r in rows]
 
 
@@ -231,7 +260,7 @@ def failing_calls_by_criterion(session: Session, *, date_from: DateLike = None,
     rows = session.execute(
         select(FlagRow.criterion, func.count(distinct(FlagRow.call_id)))
         .join(Call, Call.id == FlagRow.call_id)
-        .where(FlagRow.polarity == "negative", _standing(), *_date_filters(date_from, date_to), named_agents())
+        .where(FlagRow.polarity == "negative", _heard(), *_date_filters(date_from, date_to), named_agents())
         .group_by(FlagRow.criterion)).all()
     return {c: int(n) for c, n in rows}
 
@@ -242,11 +271,12 @@ def turns(session: Session, call_ids: Iterable[int]) -> dict[int, list[Turn]]:
     out: dict[int, list[Turn]] = {i: [] for i in ids}
     for lo in range(0, len(ids), 500):
         rows = session.execute(select(SegmentRow.call_id, SegmentRow.speaker, SegmentRow.start_s, SegmentRow.end_s,
-                                      SegmentRow.text)
+                                      SegmentRow.text, SegmentRow.words)
                                .where(SegmentRow.call_id.in_(ids[lo:lo + 500]))
                                .order_by(SegmentRow.call_id, SegmentRow.idx)).all()
-        for r in rows:
-            out[r[0]].append(Turn(*r))
+        for *r, words in rows:
+            probs = tuple(float(w[3]) if len(w) >= 4 and w[3] is not None else 1.0 for w in words or ())
+            out[r[0]].append(Turn(*r, min(probs, default=None), probs))
     return out
 
 
@@ -295,5 +325,5 @@ __all__: Sequence[str] = (
     "CriterionCount", "PhraseTally", "ReportCall", "ReviewCounts", "SectionAverage", "Turn",
     "agent_id", "agents_with_calls", "best_positive_flags", "calls", "criterion_flags", "failing_calls_by_criterion",
     "negative_counts", "newest_calls_with", "phrase_tallies", "review_counts", "section_averages",
-    "segment_timings", "standing_flags", "turns",
+    "segment_timings", "standing_flags", "turns", "unsure_flags",
 )

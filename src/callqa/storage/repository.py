@@ -134,6 +134,7 @@ def _flag_values(call_id: int, flag: Flag, origin: str) -> dict[str, Any]:
         "suggestion": flag.suggestion,
         "explanation": flag.explanation,
         "details": _jsonable(flag.details) or None,
+        "confidence": flag.confidence,
         "origin": origin,
     }
 
@@ -157,7 +158,7 @@ def _call_summary(row: Any) -> CallSummary:
 FLAG_COLUMNS = (FlagRow.id, FlagRow.call_id, FlagRow.origin, FlagRow.review_status, FlagRow.criterion,
                 FlagRow.category, FlagRow.polarity, FlagRow.severity, FlagRow.speaker, FlagRow.start_s,
                 FlagRow.end_s, FlagRow.text, FlagRow.message, FlagRow.suggestion, FlagRow.explanation,
-                FlagRow.details)
+                FlagRow.details, FlagRow.confidence)
 
 
 def stored_flag(row: Sequence[Any]) -> StoredFlag:
@@ -817,7 +818,7 @@ EXPORT_VERSION = 3
 EXPORT_CALL_FIELDS = ("call_id", "agent", "file", "call_date", "duration", "score", "machine_score",
                       "critical_failed", "review_status", "rubric_id", "rubric_hash", "engine", "model")
 EXPORT_FLAG_FIELDS = ("criterion", "category", "polarity", "severity", "speaker", "start", "end", "text",
-                      "message", "suggestion", "explanation", "origin", "flag_review")
+                      "message", "suggestion", "explanation", "origin", "flag_review", "confidence")
 EXPORT_REVIEW_FIELDS = ("kind", "criterion", "section", "new_score", "text", "reviewer", "created_at")
 
 
@@ -875,7 +876,7 @@ def export_rows(session: Session, where: ExportFilter = ExportFilter(), batch: i
                 select(FlagRow.call_id, FlagRow.id, FlagRow.criterion, FlagRow.category, FlagRow.polarity,
                        FlagRow.severity, FlagRow.speaker, FlagRow.start_s, FlagRow.end_s, FlagRow.text,
                        FlagRow.message, FlagRow.suggestion, FlagRow.explanation, FlagRow.origin,
-                       FlagRow.review_status)
+                       FlagRow.review_status, FlagRow.confidence)
                 .where(FlagRow.call_id.in_(ids)).order_by(FlagRow.call_id, FlagRow.start_s, FlagRow.id)):
             criteria[f[1]] = f[2]
             flags[f[0]].append(dict(zip(EXPORT_FLAG_FIELDS, f[2:])))

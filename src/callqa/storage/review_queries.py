@@ -138,6 +138,21 @@ def fuzzy_hits(session: Session, call_ids: Iterable[int]) -> list[FuzzyHit]:
     return out
 
 
+def unsure_flags(session: Session, call_ids: Iterable[int], below: float) -> dict[int, tuple[str, float, str, int]]:
+    """Per call, its undecided machine flag on the least sure words under ``below`` (criterion,
+    confidence, words) and how many such flags it has."""
+    out: dict[int, tuple[str, float, str, int]] = {}
+    for chunk in _chunks(call_ids):
+        rows = session.execute(select(FlagRow.call_id, FlagRow.criterion, FlagRow.confidence, FlagRow.text)
+                               .where(FlagRow.call_id.in_(chunk), FlagRow.origin == "machine",
+                                      FlagRow.review_status.is_(None), FlagRow.confidence < below)
+                               .order_by(FlagRow.call_id, FlagRow.confidence, FlagRow.id))
+        for call_id, criterion, confidence, text in rows:
+            first = out.get(call_id)
+            out[call_id] = (criterion, float(confidence), text, 1) if first is None else (*first[:3], first[3] + 1)
+    return out
+
+
 def word_probabilities(session: Session, call_ids: Iterable[int]) -> dict[int, tuple[float, int]]:
     """Per call, (mean recognition probability of its words, number of words); calls whose
     transcript has no word timings (imported transcripts) are left out."""

@@ -16,8 +16,9 @@ from callqa.tui.widgets.format import day, score_text, status_text
 from callqa.tui.widgets.modebar import ModeBar
 from callqa.tui.widgets.table import MeasuredTable
 
-REASON_STYLE = {"disputed": "bold #ff875f", "critical": "bold #ff5f5f", "uncertain roles": "#ffd75f",
-                "poor audio": "#ffd75f", "fuzzy match": "#d7afff", "uncertain meaning": "#d7afff", "weekly sample": "#87afd7"}
+REASON_STYLE = {"disputed": "bold #ff875f", "critical": "bold #ff5f5f", "unsure words": "#ffd75f",
+                "uncertain roles": "#ffd75f", "poor audio": "#ffd75f", "fuzzy match": "#d7afff",
+                "uncertain meaning": "#d7afff", "weekly sample": "#87afd7"}
 
 
 class QueueScreen(Screen):

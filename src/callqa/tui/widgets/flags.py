@@ -15,7 +15,7 @@ from textual.widgets import OptionList, Static
 from textual.widgets.option_list import Option
 
 from callqa.records import Review, SectionResult, StoredFlag
-from callqa.tui.widgets.format import REJECTED_STYLE, clock, score
+from callqa.tui.widgets.format import REJECTED_STYLE, UNSURE_FLAG_STYLE, clock, score
 
 
 def is_missed(f: StoredFlag) -> bool:
@@ -42,6 +42,8 @@ def flag_line(f: StoredFlag) -> Text:
     if not is_missed(f):
         line.append(f"{clock(f.start)} ", style="dim")
     line.append(f.criterion, style=REJECTED_STYLE if f.review_status == "rejected" else "")
+    if f.uncertain:
+        line.append(" ?unsure", style=UNSURE_FLAG_STYLE)
     if f.origin == "reviewer":
         line.append(" +added", style="bold #5fafff")
     if f.review_status:
@@ -84,6 +86,10 @@ def flag_detail(f: StoredFlag | None, disputes: Sequence[Review] = ()) -> Table 
     t.add_row("who, when", Text(f"{f.speaker or '—'} {clock(f.start)}–{clock(f.end)}"))
     if f.text:
         t.add_row("words", Text(f"“{f.text}”", style="italic"))
+    if f.confidence is not None:
+        heard = f"least sure word {f.confidence:.0%}"
+        t.add_row("heard", Text(f"unsure ({heard}): may be misheard; space plays the moment, then a or r",
+                                style=UNSURE_FLAG_STYLE) if f.uncertain else Text(f"sure ({heard})", style="dim"))
     t.add_row("message", Text(f.message or "—"))
     if f.suggestion:
         t.add_row("suggestion", Text(f.suggestion, style="#87d787"))

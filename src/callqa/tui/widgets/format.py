@@ -14,6 +14,9 @@ from callqa.output import printable
 SPEAKER_STYLE = {"agent": "bold #5fafff", "customer": "bold #d7af5f"}
 POLARITY_STYLE = {"negative": "bold #ffffff on #a02828", "positive": "bold #000000 on #5faf5f"}
 REJECTED_STYLE = "strike dim"
+#: words the transcript is unsure of (``records.UNCERTAIN_BELOW``), and a flag resting on them
+UNSURE_WORD_STYLE = "dim"
+UNSURE_FLAG_STYLE = "bold #ffd75f"
 
 
 def clock(seconds: float | None) -> str:

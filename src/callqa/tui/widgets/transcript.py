@@ -1,5 +1,6 @@
 """The transcript of a call: one line per turn on the call's timeline, agent and customer told
-apart, flagged words highlighted by polarity, silences between turns shown as gaps."""
+apart, flagged words highlighted by polarity, words the transcript is unsure of dimmed, silences
+between turns shown as gaps."""
 
 from __future__ import annotations
 
@@ -11,9 +12,9 @@ from textual.binding import Binding
 from textual.widgets import OptionList
 from textual.widgets.option_list import Option
 
-from callqa.records import StoredFlag
-from callqa.transcript import Segment
-from callqa.tui.widgets.format import POLARITY_STYLE, REJECTED_STYLE, SPEAKER_STYLE, clock
+from callqa.records import UNCERTAIN_BELOW, StoredFlag
+from callqa.transcript import Segment, word_spans
+from callqa.tui.widgets.format import POLARITY_STYLE, REJECTED_STYLE, SPEAKER_STYLE, UNSURE_WORD_STYLE, clock
 
 #: a silence this long between turns gets a line of its own
 GAP_S = 2.0
@@ -33,10 +34,20 @@ def flag_spans(text: str, flags: Sequence[StoredFlag]) -> list[tuple[int, int, S
     return out
 
 
+def unsure_spans(segment: Segment) -> list[tuple[int, int]]:
+    """Where the words Whisper gave a probability under ``UNCERTAIN_BELOW`` are in the turn's text
+    (none when its words do not line up with the text, as for a text transcript)."""
+    spans = word_spans(segment.text, len(segment.words))
+    return [span for span, w in zip(spans, segment.words) if w.probability < UNCERTAIN_BELOW]
+
+
 def line_body(segment: Segment, flags: Sequence[StoredFlag]) -> Text:
     """A turn's words (literal text, never markup) with the flagged words highlighted by polarity
-    (a problem in red, good behaviour in green, a rejected flag struck through)."""
+    (a problem in red, good behaviour in green, a rejected flag struck through) and the words the
+    transcript is unsure of dimmed."""
     body = Text(segment.text, style="" if segment.speaker == "agent" else "italic")
+    for start, end in unsure_spans(segment):
+        body.stylize(UNSURE_WORD_STYLE, start, end)
     for start, end, f in flag_spans(segment.text, flags):
         style = REJECTED_STYLE if f.review_status == "rejected" else POLARITY_STYLE.get(f.polarity, "reverse")
         body.stylize(style, start, end)
