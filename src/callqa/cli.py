@@ -188,6 +188,14 @@ def add_transcription_options(p: argparse.ArgumentParser) -> None:
     p.add_argument("--mono-agent", choices=("auto", "first", "second"),
                    help="mono recordings: which diarized speaker is the agent (default auto: from what they say)")
     p.add_argument("--company", help="your company's name, a cue for finding the agent in mono calls")
+    p.add_argument("--vocabulary", metavar="WORDS",
+                   help="names and terms Whisper should expect, commas between them (company, products, places); "
+                        "the company and each call's agent name are added")
+    p.add_argument("--second-pass", metavar="MODEL",
+                   help="decode the segments the model was unsure of again with MODEL (e.g. base), keeping the "
+                        "likelier text; off (default) turns it off")
+    p.add_argument("--second-pass-below", type=float, metavar="P",
+                   help="... the segments whose mean word probability is under P (default: 0.6)")
     p.add_argument("--beam-size", type=int, metavar="N", help="beam search width (default: 5)")
     p.add_argument("--vad", action=argparse.BooleanOptionalAction,
                    help="skip silence before recognition (default: on)")
@@ -416,7 +424,8 @@ def cmd_config(args: argparse.Namespace) -> int:
     table = Table("setting", "value", "from", title="callqa settings")
     for key, value in values.items():
         value_text = ("(packaged default)" if key == "rubric" else "") if value is None \
-            else str(value).lower() if isinstance(value, bool) else str(value)
+            else str(value).lower() if isinstance(value, bool) else ", ".join(value) if isinstance(value, tuple) \
+            else str(value)
         table.add_row(key, shown(value_text), ws.sources[key])
     out = Console()
     out.print(table)

@@ -32,6 +32,19 @@ class CallInfo:
     call_date: date
     source: str  # "sidecar" | "pattern" | "option" | "stored" (kept from the database) | "none"
 
+    @property
+    def spoken_name(self) -> str | None:
+        """The agent's name as the agent says it ("alice" -> "Alice", "mary-jane" -> "Mary-Jane"), or
+        None for an id nobody says ("E1234", "a.smith", "team_b", no agent)."""
+        name = self.agent.strip()
+        if self.agent == UNASSIGNED or not _SPOKEN_NAME.fullmatch(name):
+            return None
+        return name if any(c.isupper() for c in name) else name.title()
+
+
+#: A name someone would say: letters, with spaces, hyphens or apostrophes between them.
+_SPOKEN_NAME = re.compile(r"[^\W\d_]+(?:[ '-][^\W\d_]+)*")
+
 
 class AgentMapper:
     def __init__(self, pattern: str | None = None, agent: str | None = None,

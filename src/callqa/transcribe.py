@@ -43,6 +43,11 @@ class TranscribeSettings:
     agent_channel: str = "left"  # stereo: "left" or "right"
     mono_agent: str = "auto"  # mono: "auto" (text cues), "first" or "second" speaker
     company: str | None = None  # a company name the agent says, a cue for mono roles
+    #: words given to Whisper as a prompt (the company's name first, then the vocabulary setting and
+    #: the call's agent name); services add the agent's per call
+    vocabulary: tuple[str, ...] = ()
+    second_pass: str | None = None  # a stronger model for the segments the first was unsure of
+    second_pass_below: float = 0.6  # ... those whose mean word probability is under this
     use_cache: bool = True
     threads: int = 0
     max_call_minutes: int = MAX_CALL_MINUTES
@@ -53,17 +58,29 @@ class TranscribeSettings:
         """The transcription settings of a workspace."""
         return cls(engine=ws.engine, model=ws.model, beam_size=ws.beam_size, vad=ws.vad,
                    agent_channel=ws.agent_channel, mono_agent=ws.mono_agent, company=ws.company,
+                   vocabulary=ws.vocabulary, second_pass=ws.second_pass, second_pass_below=ws.second_pass_below,
                    use_cache=ws.cache, max_call_minutes=ws.max_call_minutes,
                    max_transcript_mb=ws.max_transcript_mb)
+
+    def with_words(self, *words: str | None) -> TranscribeSettings:
+        """These settings with ``words`` added to the vocabulary (a call's agent name)."""
+        return replace(self, vocabulary=self.vocabulary + tuple(w for w in words if w))
 
     def options(self):
         from callqa.asr import EngineOptions
 
-        return EngineOptions(beam_size=self.beam_size, vad=self.vad, threads=self.threads)
+        words = dict.fromkeys(w.strip() for w in (self.company or "", *self.vocabulary) if w.strip())
+        return EngineOptions(beam_size=self.beam_size, vad=self.vad, threads=self.threads, vocabulary=tuple(words))
+
+    def second(self):
+        from callqa.asr.second_pass import SecondPass
+
+        return SecondPass(self.second_pass, self.second_pass_below) if self.second_pass else None
 
     def key_parts(self) -> tuple[str, ...]:
+        second = self.second()
         return (self.engine, self.model, self.options().key(), self.agent_channel, self.mono_agent,
-                self.company or "")
+                self.company or "", *((second.key(),) if second else ()))
 
 
 def transcribe_file(path: str | Path, settings: TranscribeSettings = TranscribeSettings()) -> Transcript:
@@ -116,6 +133,11 @@ def _transcribe_audio(audio: Audio, settings: TranscribeSettings) -> Transcript:
     from callqa.asr import get_transcriber
 
     transcriber = get_transcriber(settings.engine, settings.model, settings.threads)
+    if second := settings.second():
+        from callqa.asr.second_pass import TwoPassTranscriber
+
+        transcriber = TwoPassTranscriber(transcriber, get_transcriber(settings.engine, second.model, settings.threads),
+                                         second)
     options = settings.options()
     if audio.n_channels == 2 and not _is_duplicated(audio.channels):
         agent_idx = 0 if settings.agent_channel == "left" else 1

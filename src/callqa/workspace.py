@@ -137,6 +137,29 @@ def _graduation(value: Any) -> dict[str, float]:
     return rule
 
 
+def _words(value: Any) -> tuple[str, ...]:
+    """A list of words or phrases: a TOML list, or one string with commas between them."""
+    items = value.split(",") if isinstance(value, str) else value
+    if not isinstance(items, list | tuple) or not all(isinstance(w, str) for w in items):
+        raise ValueError("must be a list of words or phrases (in an option or variable: commas between them)")
+    return tuple(dict.fromkeys(w.strip() for w in items if w.strip()))
+
+
+def _model_or_off(value: Any) -> str | None:
+    text = _text(value)
+    return None if text is None or text.lower() in ("off", "none", "false", "no") else text
+
+
+def _fraction(value: Any) -> float:
+    try:
+        number = float(value)
+    except (TypeError, ValueError):
+        number = -1.0
+    if isinstance(value, bool) or not 0.0 <= number <= 1.0:
+        raise ValueError("must be a number from 0 to 1")
+    return number
+
+
 #: The limits' defaults, written here only (SETTINGS, Workspace, TranscribeSettings and the flags'
 #: help read them): four hours of call, a 50 MB transcript file.
 MAX_CALL_MINUTES = 240
@@ -153,6 +176,11 @@ SETTINGS: dict[str, tuple[Callable[[Any], Any], Any, bool]] = {
     "company": (_text, None, False),
     "engine": (_choice("faster-whisper", "openai-whisper"), "faster-whisper", False),
     "model": (_text, "tiny.en", False),
+    # words Whisper should expect (company, products, places): its prompt, with the company and
+    # each call's agent name
+    "vocabulary": (_words, (), False),
+    "second-pass": (_model_or_off, None, False),  # a model for the segments the first was unsure of
+    "second-pass-below": (_fraction, 0.6, False),  # ... those whose mean word probability is under this
     "beam-size": (_count(1), 5, False),
     "vad": (_flag, True, False),
     "cache": (_flag, True, False),
@@ -180,6 +208,9 @@ class Workspace:
     company: str | None = None
     engine: str = "faster-whisper"
     model: str = "tiny.en"
+    vocabulary: tuple[str, ...] = ()
+    second_pass: str | None = None
+    second_pass_below: float = 0.6
     beam_size: int = 5
     vad: bool = True
     cache: bool = True

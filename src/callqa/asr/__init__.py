@@ -30,9 +30,17 @@ class EngineOptions:
     language: str | None = "en"
     #: CPU threads per engine (0: the library's default).
     threads: int = 0
+    #: Words the call may hold that Whisper would not guess (company, products, places, the
+    #: agent's name): given to the model as the prompt of its first 30 s window of speech.
+    vocabulary: tuple[str, ...] = ()
+
+    def prompt(self) -> str | None:
+        """The vocabulary as Whisper's prompt text ("Northwind Energy, Alice."), or None."""
+        return ", ".join(self.vocabulary) + "." if self.vocabulary else None
 
     def key(self) -> str:
-        return f"beam{self.beam_size}-vad{int(self.vad)}-words{int(self.word_timestamps)}-{self.language}"
+        key = f"beam{self.beam_size}-vad{int(self.vad)}-words{int(self.word_timestamps)}-{self.language}"
+        return key + (f"-prompt:{self.prompt()}" if self.vocabulary else "")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,6 +51,13 @@ class AsrSegment:
     end: float
     text: str
     words: tuple[Word, ...] = ()
+    #: the decoder's mean log-probability per token (0.0: not known)
+    avg_logprob: float = 0.0
+
+    @property
+    def confidence(self) -> float:
+        """Mean word probability (1.0 without words)."""
+        return sum(w.probability for w in self.words) / len(self.words) if self.words else 1.0
 
 
 class Transcriber(Protocol):

@@ -83,6 +83,7 @@ class OpenAIWhisperTranscriber:
                 **({"temperature": 0.0} if greedy else {}),
                 word_timestamps=options.word_timestamps,
                 condition_on_previous_text=False,
+                initial_prompt=options.prompt(),  # the first window only, as faster-whisper's
                 fp16=False,
                 verbose=None,
             )
@@ -93,7 +94,8 @@ class OpenAIWhisperTranscriber:
 def _segment(seg: dict) -> AsrSegment:
     words = tuple(Word(float(w["start"]), float(w["end"]), w["word"].strip(), float(w["probability"]))
                   for w in seg.get("words") or ())
-    return AsrSegment(float(seg["start"]), float(seg["end"]), seg["text"].strip(), words)
+    return AsrSegment(float(seg["start"]), float(seg["end"]), seg["text"].strip(), words,
+                      float(seg.get("avg_logprob", 0.0)))
 
 
 def _restore_times(segments: list[AsrSegment], speech: list[dict]) -> list[AsrSegment]:
@@ -109,8 +111,8 @@ def _restore_times(segments: list[AsrSegment], speech: list[dict]) -> list[AsrSe
                 chunk = ts_map.get_chunk_index((w.start + w.end) / 2)  # both ends in the same chunk
                 words.append(Word(ts_map.get_original_time(w.start, chunk), ts_map.get_original_time(w.end, chunk),
                                   w.text, w.probability))
-            out.append(AsrSegment(words[0].start, words[-1].end, seg.text, tuple(words)))
+            out.append(AsrSegment(words[0].start, words[-1].end, seg.text, tuple(words), seg.avg_logprob))
         else:
             out.append(AsrSegment(ts_map.get_original_time(seg.start),
-                                  ts_map.get_original_time(seg.end, is_end=True), seg.text))
+                                  ts_map.get_original_time(seg.end, is_end=True), seg.text, (), seg.avg_logprob))
     return out

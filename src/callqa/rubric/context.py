@@ -38,6 +38,9 @@ class CallContext:
         self.transcript = transcript
         self.segments: tuple[Segment, ...] = transcript.segments
         self.duration = max(transcript.duration, max((s.end for s in self.segments), default=0.0))
+        #: names and terms the call may hold, as Whisper was prompted with them (the company, the
+        #: vocabulary setting, the agent's name): ``services`` puts them in ``extra["vocabulary"]``
+        self.vocabulary: tuple[str, ...] = tuple(transcript.extra.get("vocabulary") or ())
         self.normed = [normalize(s.text) for s in self.segments]
         self.tokens = [tokens(n) for n in self.normed]
         self._index = index

@@ -219,10 +219,11 @@ def _transcribe_and_score(batch: _Batch, job: _Job) -> _Done:
             transcript, status = job.stored, "rescored"
         else:
             assert job.path is not None and batch.settings is not None
-            transcript, status = transcribe_file(job.path, batch.settings), "scored"
+            # the agent's name joins the vocabulary Whisper is prompted with
+            transcript, status = transcribe_file(job.path, batch.settings.with_words(info.spoken_name)), "scored"
         if batch.redact:
             transcript = redact_transcript(transcript)
-        transcript = replace(transcript, file=job.file)
+        transcript = replace(transcript, file=job.file, extra={**transcript.extra, "vocabulary": _vocabulary(batch, info)})
         result = _score(transcript, rubric, batch.uncertain_count)
         if not result.service_call:  # reported with the reason, not stored as a scored call
             return _Done(job, CallOutcome(job.file, "not_service", info.agent, job.call_id, result,
@@ -237,6 +238,11 @@ def _transcribe_and_score(batch: _Batch, job: _Job) -> _Done:
         return _Done(job, CallOutcome(job.file, "failed", error=str(exc)))
     except Exception as exc:  # a library failure on one file must not end the batch
         return _Done(job, CallOutcome(job.file, "failed", error=f"{job.file}: unexpected {type(exc).__name__}: {exc}"))
+
+
+def _vocabulary(batch: _Batch, info: CallInfo) -> tuple[str, ...]:
+    """The names and terms of a call (what Whisper was prompted with), for the rubric's name matching."""
+    return (batch.settings or TranscribeSettings(company=batch.company)).with_words(info.spoken_name).options().vocabulary
 
 
 def _score(transcript: Transcript, rubric: Rubric, uncertain_count: bool) -> CallScore:
@@ -429,7 +435,8 @@ def rescore_stored(ws: Workspace = Workspace(), *, agent: str | None = None, res
                 else:
                     jobs.append(_Job(call.file, call.content_hash, CallInfo(call.agent, call.call_date, "stored"),
                                      call_id=call.id))
-        batch = _Batch(rubric, rhash, None, ws.redact, ws.company, ws.uncertain_flags_count)
+        # no Whisper here: the settings give each call's vocabulary for the rubric's name matching
+        batch = _Batch(rubric, rhash, TranscribeSettings.of(ws), ws.redact, ws.company, ws.uncertain_flags_count)
         _run_jobs(session, _fresh(session, jobs, rhash, rescore, emit), batch, worker_count(ws.workers, len(jobs)),
                   None, emit)
         if ws.redact:
