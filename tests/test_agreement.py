@@ -8,6 +8,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from datetime import UTC, datetime
 from types import SimpleNamespace
 
@@ -352,6 +353,21 @@ def test_agreement_command_json_csv_html_and_apply(calibrated, tmp_path, monkeyp
     assert resolve({}, cwd=tmp_path, environ={}).criteria["empathy.apology"] == "automatic"
     assert main(["agreement", "--db", ws.db, "--apply"]) == 0  # applied: nothing proposed any more
     assert "nothing to apply" in capsys.readouterr().err
+
+
+def test_the_human_table_fits_an_80_column_terminal(calibrated, monkeypatch, capsys):
+    """On a narrow terminal the table keeps what graduation reads (AC1 and its interval) and the
+    too-few / skewed markers, instead of squeezing every column to an ellipsis."""
+    from callqa.cli import main
+
+    ws, _ = calibrated
+    monkeypatch.setenv("COLUMNS", "80")
+    assert main(["agreement", "--db", ws.db]) == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert all(len(line.rstrip()) <= 80 for line in lines)
+    row = next(line for line in lines if line.lstrip().startswith("empathy.apology"))
+    assert "machine vs ana" in row and "60" in row and re.search(r"\d\.\d\d \S*\d\.\d\d–\S*\d\.\d\d", row)
+    assert "…" not in " ".join(lines[:4])  # no header cut
 
 
 def test_coaching_report_marks_what_is_to_work_on_when_its_criterion_is_not_automatic(calibrated):

@@ -113,33 +113,46 @@ def _fig(stat) -> str:
 
 
 def _human(report, ws) -> None:
+    from rich import box
     from rich.markup import escape
     from rich.table import Table
 
     from callqa.services import agreement as ag
 
     out = Console()
+    # a terminal under 120 columns gets the figures graduation reads: kappa without its interval,
+    # AC1 with it, no alpha (in --format json / csv), notes as ! and *
+    wide = out.width >= 120
     table = Table(title=f"Agreement per criterion, blind answers ({report.calls} calls, reviewers: "
-                        f"{', '.join(report.reviewers) or 'none'}); figure and 95% interval", title_justify="left")
-    for name in ("criterion", "raters"):
-        table.add_column(name, no_wrap=True, max_width=28)
-    for name in ("n", "yes", "agree", "kappa/Fleiss", "alpha", "AC1"):
-        table.add_column(name, justify="right", no_wrap=True)
-    table.add_column("note")
+                        f"{', '.join(report.reviewers) or 'none'}); figure and 95% interval", title_justify="left",
+                  **({} if wide else {"box": box.SIMPLE_HEAD, "pad_edge": False}))
+    for name, narrow in (("criterion", 19), ("raters", 14)):
+        table.add_column(name, no_wrap=True, max_width=28 if wide else narrow, overflow="ellipsis")
+    figures = ("n", "yes", "agree", "kappa/Fleiss", "alpha", "AC1") if wide else ("n", "agree", "kappa", "AC1")
+    for name in figures:
+        table.add_column(name, justify="right", no_wrap=True, min_width=len(name))
+    if wide:
+        table.add_column("note")
+    else:
+        table.add_column("", no_wrap=True, min_width=2)
     last = None
     for c in report.comparisons:
         notes = [n for n, on in ((f"n < {ag.SMALL_N}", c.small), ("skewed: read AC1", c.skewed)) if on]
-        table.add_row(escape(c.criterion) if c.criterion != last else "", escape(c.label), str(c.n),
-                      "–" if c.prevalence is None else f"{c.prevalence:.0%}",
-                      "–" if c.agreement.value is None else f"{c.agreement.value:.0%}",
-                      _fig(c.kappa or c.fleiss), _fig(c.alpha), _fig(c.ac1), ", ".join(notes),
-                      end_section=False)
+        agree = "–" if c.agreement.value is None else f"{c.agreement.value:.0%}"
+        kappa = c.kappa or c.fleiss
+        if wide:
+            cells = [str(c.n), "–" if c.prevalence is None else f"{c.prevalence:.0%}", agree, _fig(kappa),
+                     _fig(c.alpha), _fig(c.ac1), ", ".join(notes)]
+        else:
+            cells = [str(c.n), agree, "n/a" if kappa is None or kappa.value is None else f"{kappa.value:.2f}",
+                     _fig(c.ac1), ("!" if c.small else "") + ("*" if c.skewed else "")]
+        table.add_row(escape(c.criterion) if c.criterion != last else "", escape(c.label), *cells, end_section=False)
         last = c.criterion
     if not report.comparisons:  # the note on standard error said why
         return
     out.print(table)
-    out.print(f"[dim]95% intervals: {ag.RESAMPLES} bootstrap resamples of the calls. n < {ag.SMALL_N}: too few "
-              "calls to decide. Skewed (one answer ≥ 90%): kappa and alpha drop toward 0 even when raters agree, "
+    out.print(f"[dim]95% intervals: {ag.RESAMPLES} bootstrap resamples of the calls. {'n < ' if wide else '! n < '}{ag.SMALL_N}: too few "
+              f"calls to decide. {'Skewed' if wide else '* skewed'} (one answer ≥ 90%): kappa and alpha drop toward 0 even when raters agree, "
               "because chance agreement is high; AC1 does not. N-A counts as a third answer.[/]", highlight=False)
     grad = Table("criterion", "state", "proposed", "why", title=f"Graduation ({report.rule.describe()})",
                  title_justify="left")
