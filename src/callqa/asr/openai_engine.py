@@ -9,7 +9,6 @@ transcribe it as one stream, then map every time back onto the original timeline
 from __future__ import annotations
 
 import threading
-from pathlib import Path
 
 import numpy as np
 

@@ -49,7 +49,7 @@ from sqlalchemy.orm import Session
 from callqa import storage
 from callqa.storage import calibration_queries as cq
 from callqa.storage import review_queries as rq
-from callqa.records import UNASSIGNED, UNCERTAIN_BELOW, CallSummary, Flag, Review, StoredCall, StoredFlag
+from callqa.records import UNASSIGNED, UNCERTAIN_BELOW, CallSummary, Flag, Review, StoredCall
 from callqa.rubric.flags import fill_placeholders
 from callqa.scoring import overall_score
 from callqa.transcript import Segment
